@@ -1,0 +1,118 @@
+# luxy - HTTP proxy: libev core, Lua 5.4 policy scripts.
+#
+#   make run     install what is missing (as root), build, start on the default config
+#   make test    install what is missing, build, run every test
+#   make bench   side-by-side benchmark against nginx and haproxy (not a test)
+#   make asan    AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan
+#   make clean
+#
+# Dependencies are Debian packages only; `make deps` installs them when run
+# as root (apt-get update once, then apt-get install), or prints the command.
+
+BUILD ?= build
+CC ?= cc
+OPT ?= -O2 -g
+SANITIZE ?=
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+LUA_CFLAGS = $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUA_LIBS = $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(LUA_CFLAGS) $(SANITIZE) -MMD -MP $(CFLAGS)
+LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lpthread -lm $(SANITIZE) $(LDFLAGS)
+
+PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev
+PKGS_TEST := python3 python3-pytest curl
+PKGS_BENCH := wrk nginx-light haproxy curl procps
+
+CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard lua/*.c)
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
+EMBEDDED := scripts/default.lua $(wildcard lua/luxy/*.lua)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PYTHON := /usr/bin/python3
+
+.PHONY: all run test unit integration bench asan clean deps deps-test deps-bench
+
+all: $(BUILD)/luxy
+
+$(BUILD)/luxy: $(BUILD)/core/main.o $(BUILD)/libluxy.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/libluxy.a: $(CORE_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/embedded.c: $(EMBEDDED) lua/embed.sh
+	@mkdir -p $(BUILD)
+	sh lua/embed.sh $(EMBEDDED) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/embedded.o: $(BUILD)/embedded.c
+	$(CC) $(CFLAGS_ALL) -Ilua -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libluxy.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libluxy.a $(LDLIBS_ALL)
+
+# ---- dependencies (Debian packages) ----
+
+define install_missing
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			if [ ! -f $(BUILD)/.apt-updated ]; then apt-get update -q && mkdir -p $(BUILD) && touch $(BUILD)/.apt-updated; fi; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		else \
+			echo "missing packages:$$missing"; \
+			echo "install them with: sudo apt-get install -y$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(PKGS_BUILD))
+
+deps-test: deps
+	$(call install_missing,$(PKGS_TEST))
+
+deps-bench: deps
+	$(call install_missing,$(PKGS_BENCH))
+
+# ---- the two commands a newcomer needs ----
+
+run: deps
+	$(MAKE) --no-print-directory all
+	./$(BUILD)/luxy
+
+test: deps-test
+	$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
+unit: $(UNIT_BINS)
+	@failed=0; for t in $(UNIT_BINS); do $$t || failed=1; done; \
+	if [ $$failed = 0 ]; then echo "unit tests: all suites passed"; else echo "unit tests: FAILED"; exit 1; fi
+
+integration: $(BUILD)/luxy
+	cd tests/integration && LUXY_BIN=$(abspath $(BUILD)/luxy) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+
+bench: deps-bench
+	$(MAKE) --no-print-directory all
+	tests/bench/bench.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

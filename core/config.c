@@ -1,0 +1,88 @@
+/* config.c - configuration defaults and teardown. The values below are
+ * what luxy does when the file does not say otherwise; docs/config.md
+ * lists them, keep the two in step. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "luxy.h"
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->workers = 0; /* "auto" */
+    c->timeouts = (struct timeouts_config){
+        .client_header = 10,
+        .client_body = 60,
+        .client_idle = 60,
+        .send = 60,
+        .backend_connect = 5,
+        .backend_read = 60,
+        .backend_idle = 30,
+        .tunnel_idle = 300,
+        .grace = 10,
+    };
+    c->limits = (struct limits_config){
+        .head_size = 32 * 1024,
+        .request_line = 8 * 1024,
+        .header_fields = 100,
+        .body_size = 100ull * 1024 * 1024,
+        .response_head_size = 32 * 1024,
+        .max_connections = 10000,
+    };
+    c->lua = (struct lua_config){ .memory = 64u << 20, .instructions = 1000000 };
+    c->resolver = (struct resolve_config){
+        .timeout_ms = 2000, .attempts = 2, .max_ttl = 300, .neg_ttl = 5, .cache_size = 4096,
+    };
+    c->error_log = xstrdup("stderr");
+    c->access_log = xstrdup("stdout");
+    c->log_level = LL_INFO;
+}
+
+static void free_listener(struct listener_config *l)
+{
+    free(l->spec);
+    free(l->allow);
+    free(l->upstream);
+    free(l->connect_ports);
+    free(l->via);
+}
+
+static void free_upstream(struct upstream_config *u)
+{
+    for (unsigned i = 0; i < u->nservers; i++) {
+        free(u->servers[i].spec);
+        free(u->servers[i].host);
+    }
+    free(u->servers);
+    free(u->name);
+    free(u->balance);
+}
+
+void config_free(struct config *c)
+{
+    for (unsigned i = 0; i < c->nlisteners; i++)
+        free_listener(&c->listeners[i]);
+    free(c->listeners);
+    for (unsigned i = 0; i < c->nupstreams; i++)
+        free_upstream(&c->upstreams[i]);
+    free(c->upstreams);
+    free(c->path);
+    free(c->source);
+    free(c->chunkname);
+    free(c->resolver_servers);
+    free((char *)c->resolver.hosts_path);
+    free(c->error_log);
+    free(c->access_log);
+    memset(c, 0, sizeof(*c));
+}
+
+const struct upstream_config *config_upstream(const struct config *c, const char *name)
+{
+    for (unsigned i = 0; i < c->nupstreams; i++)
+        if (strcmp(c->upstreams[i].name, name) == 0)
+            return &c->upstreams[i];
+    return NULL;
+}

@@ -1,0 +1,102 @@
+/* config.h - the configuration as plain C structs. lua/config.c fills them
+ * from the user's Lua file; the core only ever reads them. One struct config
+ * is built in the main thread and shared read-only by every worker. */
+#ifndef LUXY_CONFIG_H
+#define LUXY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "resolve.h"
+
+enum listen_mode { MODE_REVERSE, MODE_FORWARD };
+
+struct listener_config {
+    char *spec;                 /* as written: "127.0.0.1:3128" */
+    union sockaddr_u addr;
+    enum listen_mode mode;
+    struct cidr *allow;         /* clients allowed; none: everyone */
+    unsigned nallow;
+    char *upstream;             /* reverse: the default upstream (NULL: a script routes) */
+    uint16_t *connect_ports;    /* forward: CONNECT allowed to these; none: any */
+    unsigned nconnect_ports;
+    char *via;                  /* Via pseudonym ("luxy"); NULL: no Via */
+    bool x_forwarded;           /* add X-Forwarded-For / -Proto */
+    int backlog;
+};
+
+struct server_config {
+    char *spec;                 /* "app1.internal:8080" as written */
+    char *host;                 /* host part, no brackets */
+    uint16_t port;
+    unsigned weight;
+    struct resolved addrs;      /* resolved at load, port set */
+};
+
+struct upstream_config {
+    char *name;
+    struct server_config *servers;
+    unsigned nservers;
+    char *balance;              /* "wrr" (default), "random", "least_conn" */
+    unsigned tries;             /* connection attempts per request, across servers */
+    double resolve_every;       /* seconds between re-resolutions of host names */
+    unsigned keepalive;         /* idle connections kept per server and worker */
+};
+
+struct timeouts_config {
+    double client_header;       /* a request head must arrive within this */
+    double client_body;         /* max silence while reading a request body */
+    double client_idle;         /* keep-alive wait for the next request */
+    double send;                /* max stall writing to a client */
+    double backend_connect;
+    double backend_read;        /* max silence from a backend mid-exchange */
+    double backend_idle;        /* pooled backend connections are closed after */
+    double tunnel_idle;
+    double grace;               /* in-flight work allowed to finish on stop */
+};
+
+struct limits_config {
+    size_t head_size;           /* request head, bytes (431) */
+    size_t request_line;        /* bytes (414) */
+    unsigned header_fields;     /* count (431) */
+    uint64_t body_size;         /* request body, bytes (413); 0: unlimited */
+    size_t response_head_size;  /* backend response head, bytes (502) */
+    unsigned max_connections;   /* client connections per worker */
+};
+
+struct lua_config {
+    size_t memory;              /* bytes per worker lua_State */
+    unsigned long instructions; /* per hook call */
+};
+
+/* Hooks that may fail open: on error the request goes on as if the hook had
+ * not run. Bit per hook, see lua/hooks.h. */
+struct config {
+    char *path;                 /* config file, or "(embedded default)" */
+    char *source;               /* the Lua text the workers load again */
+    char *chunkname;            /* "@path" for error messages */
+    unsigned workers;
+    struct listener_config *listeners;
+    unsigned nlisteners;
+    struct upstream_config *upstreams;
+    unsigned nupstreams;
+    struct timeouts_config timeouts;
+    struct limits_config limits;
+    struct lua_config lua;
+    struct resolve_config resolver;
+    char *resolver_servers;     /* owned storage behind resolver.servers */
+    char *error_log;            /* path, "stderr", "stdout" */
+    char *access_log;           /* same, or NULL: off */
+    int log_level;              /* enum log_level */
+    unsigned fail_open;         /* bit set of hooks that fail open */
+};
+
+/* Defaults before the file is read. */
+void config_defaults(struct config *c);
+void config_free(struct config *c);
+/* The upstream named name, or NULL. */
+const struct upstream_config *config_upstream(const struct config *c, const char *name);
+
+#endif

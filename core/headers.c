@@ -1,0 +1,222 @@
+/* headers.c - header field lists on slices and the hop-by-hop rules.
+ * Fields are kept in arrival order; removal compacts the array so that
+ * serialization is one linear pass. */
+#include "headers.h"
+
+static const struct slice H_CONNECTION = SLICE_LIT("Connection");
+static const struct slice H_HOST = SLICE_LIT("Host");
+static const struct slice H_XFF = SLICE_LIT("X-Forwarded-For");
+static const struct slice H_XFP = SLICE_LIT("X-Forwarded-Proto");
+static const struct slice H_VIA = SLICE_LIT("Via");
+
+void headers_init(struct headers *h)
+{
+    h->v = NULL;
+    h->n = h->cap = 0;
+}
+
+void headers_add(struct headers *h, struct arena *a, struct slice name, struct slice value)
+{
+    if (h->n == h->cap) {
+        unsigned cap = h->cap ? h->cap * 2 : 16;
+        struct header *v = arena_alloc(a, cap * sizeof(*v));
+        if (h->n)
+            memcpy(v, h->v, h->n * sizeof(*v));
+        h->v = v; /* the old array stays in the arena until the reset */
+        h->cap = cap;
+    }
+    h->v[h->n].name = name;
+    h->v[h->n].value = value;
+    h->n++;
+}
+
+int headers_find(const struct headers *h, struct slice name, unsigned from)
+{
+    for (unsigned i = from; i < h->n; i++)
+        if (slice_caseeq(h->v[i].name, name.ptr, name.len))
+            return (int)i;
+    return -1;
+}
+
+struct slice headers_get(const struct headers *h, struct slice name)
+{
+    int i = headers_find(h, name, 0);
+    return i < 0 ? SLICE_NULL : h->v[i].value;
+}
+
+unsigned headers_del(struct headers *h, struct slice name)
+{
+    unsigned kept = 0, removed = 0;
+    for (unsigned i = 0; i < h->n; i++) {
+        if (slice_caseeq(h->v[i].name, name.ptr, name.len))
+            removed++;
+        else
+            h->v[kept++] = h->v[i];
+    }
+    h->n = kept;
+    return removed;
+}
+
+void headers_set(struct headers *h, struct arena *a, struct slice name, struct slice value)
+{
+    int i = headers_find(h, name, 0);
+    if (i < 0) {
+        headers_add(h, a, name, value);
+        return;
+    }
+    h->v[i].value = value;
+    /* drop later duplicates, keep the first position */
+    unsigned kept = (unsigned)i + 1;
+    for (unsigned j = (unsigned)i + 1; j < h->n; j++)
+        if (!slice_caseeq(h->v[j].name, name.ptr, name.len))
+            h->v[kept++] = h->v[j];
+    h->n = kept;
+}
+
+/* Is token (case-insensitive) one trimmed element of a comma list? */
+static bool list_contains(struct slice list, struct slice token)
+{
+    const char *p = list.ptr, *end = list.ptr + list.len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        struct slice el = slice_trim(slice_make(p, (size_t)(stop - p)));
+        if (slice_caseeq(el, token.ptr, token.len))
+            return true;
+        p = stop + 1;
+    }
+    return false;
+}
+
+bool headers_has_token(const struct headers *h, struct slice name, struct slice token)
+{
+    for (int i = headers_find(h, name, 0); i >= 0; i = headers_find(h, name, (unsigned)i + 1))
+        if (list_contains(h->v[i].value, token))
+            return true;
+    return false;
+}
+
+static bool is_tchar(unsigned char c)
+{
+    /* RFC 9110 5.6.2 token characters */
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+bool headers_valid_name(struct slice name)
+{
+    if (name.len == 0)
+        return false;
+    for (size_t i = 0; i < name.len; i++)
+        if (!is_tchar((unsigned char)name.ptr[i]))
+            return false;
+    return true;
+}
+
+bool headers_valid_value(struct slice value)
+{
+    for (size_t i = 0; i < value.len; i++) {
+        unsigned char c = (unsigned char)value.ptr[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+static bool is_hop_by_hop(struct slice name, bool keep_upgrade)
+{
+    static const struct slice fixed[] = {
+        SLICE_LIT("Connection"), SLICE_LIT("Keep-Alive"), SLICE_LIT("TE"),
+        SLICE_LIT("Trailer"),    SLICE_LIT("Transfer-Encoding"),
+    };
+    for (size_t i = 0; i < countof(fixed); i++)
+        if (slice_caseeq(name, fixed[i].ptr, fixed[i].len))
+            return true;
+    if (name.len >= 6 && slice_caseeq(slice_make(name.ptr, 6), "Proxy-", 6))
+        return true; /* Proxy-Connection, Proxy-Authorization, ... */
+    return !keep_upgrade && slice_caseeq_lit(name, "Upgrade");
+}
+
+/* Is name listed in any Connection field (a field the sender declared
+ * hop-by-hop)? Host is never honoured: dropping it would re-route. */
+static bool named_by_connection(const struct headers *h, struct slice name)
+{
+    if (slice_caseeq(name, H_HOST.ptr, H_HOST.len))
+        return false;
+    return headers_has_token(h, H_CONNECTION, name);
+}
+
+void headers_strip_hop_by_hop(struct headers *h, bool keep_upgrade)
+{
+    bool has_connection = headers_find(h, H_CONNECTION, 0) >= 0;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < h->n; i++) {
+        struct slice name = h->v[i].name;
+        if (is_hop_by_hop(name, keep_upgrade))
+            continue;
+        if (has_connection && named_by_connection(h, name)) {
+            if (!(keep_upgrade && slice_caseeq_lit(name, "Upgrade")))
+                continue;
+        }
+        h->v[kept++] = h->v[i];
+    }
+    h->n = kept;
+}
+
+void headers_add_forwarded_for(struct headers *h, struct arena *a, struct slice client_ip,
+                               struct slice proto)
+{
+    int i = headers_find(h, H_XFF, 0);
+    if (i < 0) {
+        headers_add(h, a, H_XFF, client_ip);
+    } else {
+        /* join every existing XFF field and append: "a, b, client" */
+        size_t len = client_ip.len;
+        for (int j = i; j >= 0; j = headers_find(h, H_XFF, (unsigned)j + 1))
+            len += h->v[j].value.len + 2;
+        char *p = arena_alloc(a, len), *w = p;
+        for (int j = i; j >= 0; j = headers_find(h, H_XFF, (unsigned)j + 1)) {
+            memcpy(w, h->v[j].value.ptr, h->v[j].value.len);
+            w += h->v[j].value.len;
+            *w++ = ',';
+            *w++ = ' ';
+        }
+        memcpy(w, client_ip.ptr, client_ip.len);
+        w += client_ip.len;
+        headers_set(h, a, H_XFF, slice_make(p, (size_t)(w - p)));
+    }
+    headers_set(h, a, H_XFP, proto);
+}
+
+void headers_add_via(struct headers *h, struct arena *a, struct slice pseudonym)
+{
+    char *p = arena_alloc(a, pseudonym.len + 4);
+    memcpy(p, "1.1 ", 4);
+    memcpy(p + 4, pseudonym.ptr, pseudonym.len);
+    headers_add(h, a, H_VIA, slice_make(p, pseudonym.len + 4));
+}
+
+size_t headers_size(const struct headers *h)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < h->n; i++)
+        n += h->v[i].name.len + h->v[i].value.len + 4;
+    return n;
+}
+
+size_t headers_write(const struct headers *h, char *dst)
+{
+    char *w = dst;
+    for (unsigned i = 0; i < h->n; i++) {
+        memcpy(w, h->v[i].name.ptr, h->v[i].name.len);
+        w += h->v[i].name.len;
+        *w++ = ':';
+        *w++ = ' ';
+        memcpy(w, h->v[i].value.ptr, h->v[i].value.len);
+        w += h->v[i].value.len;
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    return (size_t)(w - dst);
+}

@@ -1,0 +1,58 @@
+/* headers.h - a message's header fields as {name, value} slices, and the
+ * proxy's rules for them: hop-by-hop removal (RFC 9110 7.6.1) and the
+ * forwarding headers (Via, X-Forwarded-For, X-Forwarded-Proto).
+ * Pure: no sockets; new strings come from the caller's arena. */
+#ifndef LUXY_HEADERS_H
+#define LUXY_HEADERS_H
+
+#include <stdbool.h>
+#include "arena.h"
+#include "luxy.h"
+
+struct header {
+    struct slice name, value;
+};
+
+struct headers {
+    struct header *v; /* arena memory */
+    unsigned n, cap;
+};
+
+void headers_init(struct headers *h);
+void headers_add(struct headers *h, struct arena *a, struct slice name, struct slice value);
+/* Index of the first field named name at or after from, or -1. */
+int headers_find(const struct headers *h, struct slice name, unsigned from);
+/* The first value of name, or SLICE_NULL (ptr NULL) when absent. */
+struct slice headers_get(const struct headers *h, struct slice name);
+/* Removes every field named name; returns how many. */
+unsigned headers_del(struct headers *h, struct slice name);
+/* Replaces the first field named name (removing the others) or adds it. */
+void headers_set(struct headers *h, struct arena *a, struct slice name, struct slice value);
+/* Is token (case-insensitive) one element of the comma-separated list in
+ * any field named name? E.g. headers_has_token(h, "Connection", "close"). */
+bool headers_has_token(const struct headers *h, struct slice name, struct slice token);
+
+/* Valid field name (RFC 9110 token) / value (no CR, LF, NUL, controls but
+ * HTAB); used for names and values set by scripts. */
+bool headers_valid_name(struct slice name);
+bool headers_valid_value(struct slice value);
+
+/* Removes the hop-by-hop fields: Connection and every field it names (but
+ * never Host), Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+ * Upgrade (kept when keep_upgrade: a tunnel is being set up), every Proxy-*
+ * field. Content-Length is left alone: framing is decided elsewhere. */
+void headers_strip_hop_by_hop(struct headers *h, bool keep_upgrade);
+
+/* Appends client_ip to X-Forwarded-For (one field, comma list) and sets
+ * X-Forwarded-Proto. */
+void headers_add_forwarded_for(struct headers *h, struct arena *a, struct slice client_ip,
+                               struct slice proto);
+/* Adds "Via: 1.1 <pseudonym>" as its own field. */
+void headers_add_via(struct headers *h, struct arena *a, struct slice pseudonym);
+
+/* Bytes needed to write every field as "Name: value\r\n". */
+size_t headers_size(const struct headers *h);
+/* Writes every field as "Name: value\r\n" at dst; returns bytes written. */
+size_t headers_write(const struct headers *h, char *dst);
+
+#endif

@@ -1,0 +1,31 @@
+/* lb_wrr.c - smooth weighted round robin (the nginx algorithm): every pick
+ * adds each candidate's weight to its current weight, takes the largest and
+ * subtracts the total from it. Weights 5,1,1 give a a b a c a a, never a
+ * burst of five a's. */
+#include "lb.h"
+#include "upstream.h"
+
+static int pick_pass(struct upstream *up, const struct lb_tried *tried, bool any_health)
+{
+    int best = -1, total = 0;
+    for (unsigned i = 0; i < up->n; i++) {
+        if (!lb_candidate(up, i, tried, any_health))
+            continue;
+        struct backend *b = &up->backends[i];
+        b->current_weight += (int)b->cfg->weight;
+        total += (int)b->cfg->weight;
+        if (best < 0 || b->current_weight > up->backends[best].current_weight)
+            best = (int)i;
+    }
+    if (best >= 0)
+        up->backends[best].current_weight -= total;
+    return best;
+}
+
+static int wrr_pick(struct upstream *up, const struct lb_tried *tried)
+{
+    int i = pick_pass(up, tried, false);
+    return i >= 0 ? i : pick_pass(up, tried, true);
+}
+
+const struct lb_ops lb_wrr = { "wrr", wrr_pick };

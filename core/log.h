@@ -1,0 +1,46 @@
+/* log.h - the error log (levels) and the access log.
+ * Callers on a worker loop never block: lines go to an in-memory queue that
+ * a writer thread drains; when the queue is full, lines are dropped and
+ * counted rather than stalling traffic. */
+#ifndef LUXY_LOG_H
+#define LUXY_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum log_level { LL_ERROR, LL_WARN, LL_INFO, LL_DEBUG };
+
+/* Parse "error" | "warn" | "info" | "debug"; -1 when unknown. */
+int log_level_parse(const char *name);
+
+/* Open the destinations: path, "stderr", "stdout", or NULL for "off"
+ * (error log: NULL means stderr). Before log_start() lines are written
+ * synchronously. Returns 0, or -1 with a message in err. */
+int log_open(const char *error_dest, const char *access_dest, enum log_level level, char *err,
+             size_t errlen);
+
+void log_start(void); /* start the writer thread */
+void log_stop(void);  /* flush everything, stop the writer; safe to call twice */
+
+/* Name shown in error lines for this thread, e.g. "worker 2"; copied. */
+void log_set_thread_name(const char *name);
+
+extern enum log_level log_current_level;
+#define log_enabled(lvl) ((lvl) <= log_current_level)
+
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+#define log_error(...) log_msg(LL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LL_INFO, __VA_ARGS__)
+#define log_debug(...) (log_enabled(LL_DEBUG) ? log_msg(LL_DEBUG, __VA_ARGS__) : (void)0)
+
+/* Is the access log on? Callers skip formatting when it is not. */
+int log_access_enabled(void);
+/* Append one access line (without the timestamp; a newline is added). */
+void log_access(const char *line, size_t len);
+
+/* Lines dropped because the writer could not keep up. */
+unsigned long log_dropped(void);
+
+#endif

@@ -1,0 +1,232 @@
+/* main.c - the command line, the listening sockets, the workers, signals.
+ * The main thread owns no traffic: it loads the configuration, opens one
+ * SO_REUSEPORT socket per listener and worker (so a port in use fails here,
+ * loudly, before anything starts), then waits for a signal. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lua/config.h"
+#include "config.h"
+#include "log.h"
+#include "luxy.h"
+#include "worker.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: luxy [-c FILE] [-t] [-v] [-h]\n"
+            "  -c FILE  configuration (Lua); without it luxy runs its built-in default:\n"
+            "           a forward proxy on 127.0.0.1:3128 for local clients\n"
+            "  -t       check the configuration and exit (0: fine, 1: error)\n"
+            "  -v       print the version\n"
+            "  -h       this help\n"
+            "Signals: TERM/INT stop gracefully (in-flight requests finish; a second one\n"
+            "stops at once).\n");
+}
+
+static int open_listener(const struct listener_config *l, char *err, size_t errlen)
+{
+    int fd = socket(l->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        snprintf(err, errlen, "listen %s: socket: %s", l->spec, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (l->addr.sa.sa_family == AF_INET6) /* "[::]" means IPv6 only: say 0.0.0.0 too if wanted */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, &l->addr.sa, addr_len(&l->addr)) == -1 || listen(fd, l->backlog) == -1) {
+        snprintf(err, errlen, "cannot listen on %s: %s", l->spec, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A port that is taken by another program must fail: with SO_REUSEPORT a
+ * second luxy would silently share it. The first socket probes without it. */
+static int probe_port(const struct listener_config *l, char *err, size_t errlen)
+{
+    int fd = socket(l->addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (l->addr.sa.sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    int rc = bind(fd, &l->addr.sa, addr_len(&l->addr));
+    int e = errno;
+    close(fd);
+    if (rc == -1) {
+        snprintf(err, errlen, "cannot listen on %s: %s", l->spec, strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+static void describe(const struct config *c)
+{
+    log_info("luxy %s: %u worker%s, configuration %s", LUXY_VERSION, c->workers,
+             c->workers == 1 ? "" : "s", c->path);
+    for (unsigned i = 0; i < c->nlisteners; i++) {
+        const struct listener_config *l = &c->listeners[i];
+        char who[512] = "everyone";
+        size_t n = 0;
+        for (unsigned k = 0; k < l->nallow && n < sizeof(who) - 64; k++) {
+            char net[ADDR_STRLEN];
+            union sockaddr_u a;
+            memset(&a, 0, sizeof(a));
+            a.sa.sa_family = (sa_family_t)l->allow[k].family;
+            if (a.sa.sa_family == AF_INET)
+                memcpy(&a.in.sin_addr, l->allow[k].net, 4);
+            else
+                memcpy(&a.in6.sin6_addr, l->allow[k].net, 16);
+            addr_format(&a, net, sizeof(net), false);
+            n += (size_t)snprintf(who + n, sizeof(who) - n, "%s%s/%u", k ? ", " : "", net, l->allow[k].bits);
+        }
+        if (l->mode == MODE_FORWARD) {
+            log_info("listening on %s: forward proxy for clients in %s; try: curl -x http://%s http://example.com/",
+                     l->spec, who, l->spec);
+        } else {
+            const struct upstream_config *u = l->upstream ? config_upstream(c, l->upstream) : NULL;
+            if (u)
+                log_info("listening on %s: reverse proxy to upstream %s (%u server%s, %s) for %s", l->spec,
+                         u->name, u->nservers, u->nservers == 1 ? "" : "s", u->balance, who);
+            else
+                log_info("listening on %s: reverse proxy, routed by on_request, for %s", l->spec, who);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool test_only = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            test_only = true;
+            break;
+        case 'v':
+            printf("luxy %s (Lua 5.4, libev, http-parser)\n", LUXY_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    struct config cfg;
+    char err[1024];
+    if (config_load(path, &cfg, err, sizeof(err)) == -1) {
+        fprintf(stderr, "luxy: configuration error: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
+    if (test_only) {
+        printf("luxy: configuration %s is valid (%u listener%s, %u upstream%s)\n", cfg.path,
+               cfg.nlisteners, cfg.nlisteners == 1 ? "" : "s", cfg.nupstreams,
+               cfg.nupstreams == 1 ? "" : "s");
+        config_free(&cfg);
+        return 0;
+    }
+    if (log_open(cfg.error_log, cfg.access_log, (enum log_level)cfg.log_level, err, sizeof(err)) == -1) {
+        fprintf(stderr, "luxy: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    /* the workers never see TERM/INT/HUP: main waits for them below */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    int status = 1;
+    unsigned nw = cfg.workers;
+    struct worker *workers = xcalloc(nw, sizeof(*workers));
+    int *fds = xcalloc((size_t)nw * cfg.nlisteners, sizeof(int));
+    for (size_t i = 0; i < (size_t)nw * cfg.nlisteners; i++)
+        fds[i] = -1;
+    unsigned started = 0, built = 0;
+    for (unsigned l = 0; l < cfg.nlisteners; l++) {
+        if (probe_port(&cfg.listeners[l], err, sizeof(err)) == -1)
+            goto out;
+        for (unsigned i = 0; i < nw; i++)
+            if ((fds[i * cfg.nlisteners + l] = open_listener(&cfg.listeners[l], err, sizeof(err))) == -1)
+                goto out;
+    }
+    for (; built < nw; built++) {
+        if (worker_init(&workers[built], built + 1, &cfg, &fds[built * cfg.nlisteners]) == -1) {
+            snprintf(err, sizeof(err), "worker %u: %s", built + 1, workers[built].err);
+            built++;
+            goto out;
+        }
+        for (unsigned l = 0; l < cfg.nlisteners; l++)
+            fds[built * cfg.nlisteners + l] = -1; /* the worker owns them now */
+    }
+    log_start();
+    describe(&cfg);
+    for (; started < nw; started++) {
+        if (worker_start(&workers[started]) == -1) {
+            snprintf(err, sizeof(err), "cannot start worker thread %u", started + 1);
+            break;
+        }
+    }
+    if (started == nw) {
+        int sig = 0;
+        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+            log_warn("SIGHUP: configuration reload is not supported yet; ignoring");
+        log_info("signal %d: stopping; requests in flight have %.0fs to finish", sig, cfg.timeouts.grace);
+        status = 0;
+        err[0] = '\0';
+    }
+    for (unsigned i = 0; i < started; i++)
+        worker_stop(&workers[i]);
+    /* a second signal while waiting: stop at once */
+    for (unsigned i = 0; i < started; i++) {
+        while (pthread_tryjoin_np(workers[i].thread, NULL) == EBUSY) {
+            struct timespec ts = { 0, 100 * 1000 * 1000 };
+            if (sigtimedwait(&sigs, NULL, &ts) > 0) {
+                log_warn("second signal: exiting now");
+                log_stop();
+                _exit(1);
+            }
+        }
+    }
+out:
+    if (status != 0)
+        fprintf(stderr, "luxy: %s\n", err);
+    for (unsigned i = 0; i < built; i++)
+        worker_destroy(&workers[i]);
+    for (size_t i = 0; i < (size_t)nw * cfg.nlisteners; i++)
+        if (fds[i] != -1)
+            close(fds[i]);
+    free(fds);
+    free(workers);
+    log_info("stopped");
+    log_stop();
+    config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,816 @@
+/* proxy.c - the backend half of an exchange.
+ *
+ * Flow: route (upstream pick or origin DNS) -> connect or take a pooled
+ * connection -> queue the head -> stream the body from the client buffer ->
+ * read the response head -> on_response -> stream the body to the client.
+ * Bytes are relayed without copies: slices of one side's input buffer are
+ * queued on the other side's output, and the input is not read again until
+ * that output has drained. That one rule is the backpressure.
+ *
+ * Each event handler does one thing and returns; whatever may end the
+ * request (request_fail, conn_close, request_response_complete) is the last
+ * thing it does with r. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "../lua/hooks.h"
+#include "conn.h"
+#include "log.h"
+#include "request.h"
+#include "tunnel.h"
+#include "upconn.h"
+#include "upstream.h"
+#include "worker.h"
+
+static const struct slice H_HOST = SLICE_LIT("Host");
+static const struct slice H_CONTENT_LENGTH = SLICE_LIT("Content-Length");
+
+static void on_backend_event(struct upconn *uc, int revents);
+static void next_attempt(struct request *r);
+static void connect_peer(struct request *r, bool allow_pool);
+static void process_response(struct request *r);
+
+static const struct timeouts_config *timeouts(const struct request *r)
+{
+    return &r->w->cfg->timeouts;
+}
+
+static const char *peer_text(struct request *r, char buf[ADDR_STRLEN])
+{
+    addr_format(&r->peer, buf, ADDR_STRLEN, true);
+    return buf;
+}
+
+/* ---- routing ---- */
+
+static bool is_own_address(struct worker *w, const union sockaddr_u *a)
+{
+    for (unsigned i = 0; i < w->cfg->nlisteners; i++) {
+        const union sockaddr_u *l = &w->cfg->listeners[i].addr;
+        if (addr_equal(l, a))
+            return true;
+        if (!addr_is_any(l) || addr_port(l) != addr_port(a))
+            continue;
+        if (addr_is_loopback(a))
+            return true;
+        for (unsigned k = 0; k < w->nlocal_addrs; k++) {
+            union sockaddr_u local = w->local_addrs[k];
+            addr_set_port(&local, addr_port(a));
+            if (addr_equal(&local, a))
+                return true;
+        }
+    }
+    return false;
+}
+
+static void origin_resolved(struct request *r, const struct resolved *res)
+{
+    r->addrs = *res;
+    for (unsigned i = 0; i < r->addrs.n; i++) {
+        addr_set_port(&r->addrs.addr[i], r->origin_port);
+        if (is_own_address(r->w, &r->addrs.addr[i])) {
+            r->peer = r->addrs.addr[i];
+            request_fail(r, &err_loop);
+            return;
+        }
+    }
+    r->state = RS_CONNECTING;
+    next_attempt(r);
+}
+
+static void resolve_failed(struct request *r, const char *err)
+{
+    size_t n = r->origin_host.len + strlen(err) + 4;
+    char *detail = arena_alloc(&r->arena, n);
+    snprintf(detail, n, "%.*s: %s", (int)r->origin_host.len, r->origin_host.ptr, err);
+    request_fail_detail(r, &err_resolve_failed, detail);
+}
+
+static void on_resolved(void *arg, const struct resolved *res, const char *err)
+{
+    struct request *r = arg;
+    struct conn *c = r->conn;
+    conn_hold(c);
+    if (res)
+        origin_resolved(r, res);
+    else
+        resolve_failed(r, err);
+    conn_release(c);
+}
+
+void proxy_start(struct request *r)
+{
+    struct worker *w = r->w;
+    if (r->upstream_name.len) {
+        r->up = upstream_find(w, r->upstream_name.ptr, r->upstream_name.len);
+        if (r->up == NULL) {
+            char *name = arena_strndup(&r->arena, r->upstream_name.ptr, r->upstream_name.len);
+            request_fail_detail(r, &err_unknown_upstream, name);
+            return;
+        }
+        r->state = RS_CONNECTING;
+        next_attempt(r);
+        return;
+    }
+    if (r->origin_host.ptr == NULL) {
+        request_fail(r, r->conn->lc->mode == MODE_FORWARD ? &err_no_route : &err_no_upstream);
+        return;
+    }
+    const struct resolved *res = NULL;
+    const char *err = NULL;
+    switch (resolve_lookup(w->resolver, r->origin_host.ptr, r->origin_host.len, &r->rwait,
+                           on_resolved, r, &res, &err)) {
+    case RESOLVE_DONE:
+        origin_resolved(r, res);
+        break;
+    case RESOLVE_PENDING:
+        r->state = RS_RESOLVING;
+        break;
+    case RESOLVE_FAILED:
+        resolve_failed(r, err);
+        break;
+    }
+}
+
+/* Picks the next backend (upstream) or address (origin) and connects. */
+static void next_attempt(struct request *r)
+{
+    const struct proxy_error *last = r->error ? r->error : &err_no_backend;
+    if (r->up == NULL) {
+        if (r->addr_next >= r->addrs.n) {
+            request_fail(r, last);
+            return;
+        }
+        r->peer = r->addrs.addr[r->addr_next++];
+        r->attempts++;
+        connect_peer(r, true);
+        return;
+    }
+    struct upstream *up = r->up;
+    unsigned tries = up->cfg->tries ? up->cfg->tries : up->n;
+    if (r->attempts >= tries) {
+        request_fail(r, last);
+        return;
+    }
+    int i = -1;
+    int rc = HOOK_SKIPPED;
+    if (hooks_defined(r->w->vm, HOOK_SELECT_BACKEND))
+        rc = hooks_select_backend(r->w->vm, r, up, &i);
+    if (rc == HOOK_FAILED) {
+        request_fail(r, &err_hook);
+        return;
+    }
+    if (rc == HOOK_SKIPPED)
+        i = up->lb->pick(up, &r->tried);
+    if (i < 0 || (unsigned)i >= up->n || lb_is_tried(&r->tried, (unsigned)i)) {
+        request_fail(r, last);
+        return;
+    }
+    lb_mark_tried(&r->tried, (unsigned)i);
+    struct backend *b = &up->backends[i];
+    r->backend = b;
+    r->peer = *backend_addr(b);
+    b->inflight++;
+    b->requests++;
+    r->counted_inflight = true;
+    r->attempts++;
+    connect_peer(r, true);
+}
+
+/* The attempt failed before anything was sent: try the next candidate. */
+static void attempt_failed(struct request *r, const struct proxy_error *err)
+{
+    char peer[ADDR_STRLEN];
+    log_warn("%s%s %s: %s", r->up ? "upstream " : "origin", r->up ? r->up->cfg->name : "",
+             peer_text(r, peer), err->text);
+    if (r->uc) {
+        upconn_close(r->uc);
+        r->uc = NULL;
+    }
+    if (r->backend) {
+        backend_connect_failed(r->backend);
+        if (r->counted_inflight) {
+            r->backend->inflight--;
+            r->counted_inflight = false;
+        }
+    }
+    r->error = err;
+    next_attempt(r);
+}
+
+static void connect_peer(struct request *r, bool allow_pool)
+{
+    struct worker *w = r->w;
+    struct upconn *uc = NULL;
+    if (allow_pool && !r->tunnel)
+        uc = upconn_pool_take(w, &r->peer, on_backend_event, r);
+    if (uc) {
+        r->uc = uc;
+        r->state = RS_EXCHANGE;
+        on_backend_event(uc, EV_CUSTOM); /* "connected": send the head */
+        return;
+    }
+    uc = upconn_connect(w, &r->peer, on_backend_event, r);
+    if (uc == NULL) {
+        attempt_failed(r, errno == ECONNREFUSED ? &err_connect_refused : &err_connect_failed);
+        return;
+    }
+    r->uc = uc;
+    r->state = RS_CONNECTING;
+    upconn_timeout(uc, timeouts(r)->backend_connect);
+}
+
+/* ---- serializing heads ---- */
+
+static struct slice request_head(struct request *r)
+{
+    struct headers *h = &r->head.headers;
+    if (headers_find(h, H_HOST, 0) < 0) {
+        /* HTTP/1.0 clients may omit Host; HTTP/1.1 backends require it */
+        struct slice host = r->backend ? slice_make(r->backend->cfg->spec, strlen(r->backend->cfg->spec))
+                                       : r->origin_host;
+        headers_add(h, &r->arena, H_HOST, host);
+    }
+    const char *method = http_method_str(r->head.method);
+    size_t cap = strlen(method) + r->path.len + r->query.len + headers_size(h) + 128;
+    char *p = arena_alloc(&r->arena, cap), *w = p;
+    w += sprintf(w, "%s ", method);
+    memcpy(w, r->path.ptr, r->path.len);
+    w += r->path.len;
+    if (r->path.len == 0)
+        *w++ = '/';
+    if (r->query.ptr) {
+        *w++ = '?';
+        memcpy(w, r->query.ptr, r->query.len);
+        w += r->query.len;
+    }
+    w += sprintf(w, " HTTP/1.1\r\n");
+    w += headers_write(h, w);
+    if (r->head.chunked)
+        w += sprintf(w, "Transfer-Encoding: chunked\r\n");
+    else if (r->head.has_length)
+        w += sprintf(w, "Content-Length: %" PRIu64 "\r\n", r->head.content_length);
+    if (r->tunnel)
+        w += sprintf(w, "Connection: upgrade\r\n");
+    *w++ = '\r';
+    *w++ = '\n';
+    return slice_make(p, (size_t)(w - p));
+}
+
+static bool no_response_body(const struct request *r)
+{
+    unsigned s = r->resp.status;
+    return r->head.method == HTTP_HEAD || s / 100 == 1 || s == 204 || s == 304;
+}
+
+/* Status line, fields, framing and Connection for the client. */
+static struct slice response_head(struct request *r, const char *connection)
+{
+    struct headers *h = &r->resp.headers;
+    struct slice reason = r->resp.reason.len ? r->resp.reason
+                                             : slice_make(http_reason(r->resp.status), strlen(http_reason(r->resp.status)));
+    size_t cap = reason.len + headers_size(h) + 128;
+    char *p = arena_alloc(&r->arena, cap), *w = p;
+    w += sprintf(w, "HTTP/1.1 %u ", r->resp.status);
+    memcpy(w, reason.ptr, reason.len);
+    w += reason.len;
+    *w++ = '\r';
+    *w++ = '\n';
+    w += headers_write(h, w);
+    if (r->framing == FRAME_LENGTH)
+        w += sprintf(w, "Content-Length: %" PRIu64 "\r\n", r->resp.content_length);
+    else if (r->framing == FRAME_CHUNKED)
+        w += sprintf(w, "Transfer-Encoding: chunked\r\n");
+    if (connection)
+        w += sprintf(w, "Connection: %s\r\n", connection);
+    *w++ = '\r';
+    *w++ = '\n';
+    return slice_make(p, (size_t)(w - p));
+}
+
+/* ---- the request body, client -> backend ---- */
+
+/* Queues a run of body bytes for the other side, re-framed as chunks when
+ * the outgoing message is chunked. */
+static void queue_body(struct outq *q, const char *p, size_t n, bool chunked)
+{
+    if (chunked) {
+        char size[24];
+        int len = snprintf(size, sizeof(size), "%zx\r\n", n);
+        outq_copy(q, size, (size_t)len);
+        outq_push(q, p, n);
+        outq_copy(q, "\r\n", 2);
+    } else {
+        outq_push(q, p, n);
+    }
+}
+
+static void on_req_body(void *arg, const char *p, size_t n)
+{
+    struct request *r = arg;
+    uint64_t limit = r->w->cfg->limits.body_size;
+    if (limit && r->req_body.total > limit) {
+        r->body_too_large = true; /* checked when the feed returns */
+        return;
+    }
+    queue_body(&r->uc->out, p, n, r->head.chunked);
+}
+
+/* The backend answered before taking the whole body: stop sending it and
+ * close both connections once the response is through. */
+static void upload_stop(struct request *r)
+{
+    struct conn *c = r->conn;
+    r->upload_stopped = true;
+    r->keep_alive = false;
+    r->uc_dirty = true;
+    outq_reset(&r->uc->out);
+    upconn_want_write(r->uc, false);
+    if (r->body_parsed) {
+        buf_consume(&c->in, &r->w->bufs, r->body_parsed);
+        r->body_parsed = 0;
+    }
+}
+
+static bool retryable_on_fresh_connection(const struct request *r)
+{
+    unsigned m = r->head.method;
+    bool idempotent = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
+                      m == HTTP_DELETE || m == HTTP_PUT;
+    /* a pooled connection the backend had closed: the request never
+     * reached it, so sending it again is safe when there is no body */
+    return r->uc->reused && !r->resp_bytes_seen && r->head.complete && idempotent &&
+           !r->retried_fresh;
+}
+
+/* The connection failed mid-exchange. */
+static void backend_failed(struct request *r, const struct proxy_error *err)
+{
+    if (retryable_on_fresh_connection(r)) {
+        log_debug("pooled backend connection was stale; retrying on a new one");
+        upconn_close(r->uc);
+        r->uc = NULL;
+        r->retried_fresh = true;
+        connect_peer(r, false);
+        return;
+    }
+    if (r->backend)
+        r->backend->failures++;
+    request_fail(r, err);
+}
+
+static void flush_to_backend(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    struct conn *c = r->conn;
+    int rc = outq_flush(&uc->out, uc->fd);
+    if (rc == -1) {
+        if (r->resp_head_done) {
+            upload_stop(r);
+            return;
+        }
+        backend_failed(r, &err_backend_reset);
+        return;
+    }
+    if (rc == 0) {
+        upconn_want_write(uc, true);
+        conn_read_pause(c); /* the buffer is referenced until this drains */
+        conn_timer(c, CT_NONE); /* the backend is slow, not the client */
+        return;
+    }
+    upconn_want_write(uc, false);
+    if (r->body_parsed) {
+        buf_consume(&c->in, &r->w->bufs, r->body_parsed);
+        r->body_parsed = 0;
+    }
+    if (!r->body_done) {
+        conn_timer(c, CT_BODY);
+        if (c->read_blocked)
+            conn_read_resume(c);
+    }
+}
+
+/* Parses the request body bytes waiting in the client buffer into the
+ * backend's queue. Returns false when r has ended. */
+static bool parse_body(struct request *r)
+{
+    struct conn *c = r->conn;
+    size_t avail = buf_len(&c->in);
+    if (avail == 0) {
+        conn_timer(c, CT_BODY);
+        return true;
+    }
+    const char *err = NULL;
+    ssize_t n = body_feed(&r->req_body, buf_head(&c->in), avail, on_req_body, r, &err);
+    if (r->body_too_large) {
+        r->keep_alive = false;
+        request_fail(r, &err_body_too_large);
+        return false;
+    }
+    if (n < 0) {
+        r->keep_alive = false;
+        log_info("client %s: bad request body: %s", c->peer_ip, err);
+        request_fail_detail(r, &err_bad_request_body, err);
+        return false;
+    }
+    r->body_parsed = (size_t)n;
+    if (r->req_body.done) {
+        r->body_done = true;
+        if (r->head.chunked)
+            outq_copy(&r->uc->out, "0\r\n\r\n", 5); /* trailers are not forwarded */
+    }
+    conn_timer(c, r->body_done ? CT_NONE : CT_BODY);
+    return true;
+}
+
+void proxy_client_data(struct request *r)
+{
+    if (r->state != RS_EXCHANGE || r->body_done || r->body_parsed || r->upload_stopped)
+        return;
+    if (parse_body(r))
+        flush_to_backend(r);
+}
+
+/* ---- the response, backend -> client ---- */
+
+static void on_resp_body(void *arg, const char *p, size_t n)
+{
+    struct request *r = arg;
+    r->bytes_out += n;
+    queue_body(&r->conn->out, p, n, r->framing == FRAME_CHUNKED);
+}
+
+/* The body reader reached the end of the response. */
+static void response_body_done(struct request *r)
+{
+    r->resp_done = true;
+    if (r->framing == FRAME_CHUNKED)
+        outq_copy(&r->conn->out, "0\r\n\r\n", 5);
+}
+
+/* Everything queued to the client went out. */
+static void response_drained(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    if (r->resp_parsed) {
+        buf_consume(&uc->in, &r->w->bufs, r->resp_parsed);
+        r->resp_parsed = 0;
+    }
+    if (r->resp_done) {
+        request_response_complete(r);
+        return;
+    }
+    upconn_want_read(uc, true);
+    upconn_timeout(uc, timeouts(r)->backend_read);
+}
+
+static void flush_response(struct request *r)
+{
+    switch (conn_flush(r->conn)) {
+    case 1:
+        response_drained(r);
+        break;
+    case 0:
+        /* the client is slower than the backend: stop reading it; the
+         * client's send timeout runs instead of the backend's */
+        upconn_want_read(r->uc, false);
+        upconn_timeout(r->uc, 0);
+        break;
+    default:
+        conn_close(r->conn, "write to client failed");
+        break;
+    }
+}
+
+void proxy_client_drained(struct request *r)
+{
+    if (r->uc && r->state == RS_EXCHANGE)
+        response_drained(r);
+}
+
+/* 100 Continue, 102, 103: passed on to HTTP/1.1 clients. Returns false
+ * when r has ended. */
+static bool forward_informational(struct request *r)
+{
+    if (r->head.minor == 0)
+        return true;
+    headers_strip_hop_by_hop(&r->resp.headers, false);
+    r->framing = FRAME_NONE;
+    struct slice head = response_head(r, NULL);
+    outq_push(&r->conn->out, head.ptr, head.len);
+    if (conn_flush(r->conn) == -1) {
+        conn_close(r->conn, "write to client failed");
+        return false;
+    }
+    return true;
+}
+
+static void upgrade_to_tunnel(struct request *r);
+
+/* The final response head is parsed: policy, framing, queue it. Returns
+ * false when r has ended. */
+static bool start_response(struct request *r)
+{
+    struct worker *w = r->w;
+    const struct listener_config *lc = r->conn->lc;
+    struct headers *h = &r->resp.headers;
+    headers_strip_hop_by_hop(h, false);
+    if (lc->via)
+        headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
+    if (hooks_defined(w->vm, HOOK_ON_RESPONSE) && hooks_on_response(w->vm, r) != HOOK_OK) {
+        request_fail(r, &err_hook);
+        return false;
+    }
+    if (no_response_body(r)) {
+        r->framing = FRAME_NONE;
+        if (r->resp.status == 204 || r->resp.status / 100 == 1)
+            headers_del(h, H_CONTENT_LENGTH);
+    } else {
+        headers_del(h, H_CONTENT_LENGTH);
+        if (r->resp.has_length)
+            r->framing = FRAME_LENGTH;
+        else if (r->head.minor >= 1)
+            r->framing = FRAME_CHUNKED;
+        else
+            r->framing = FRAME_CLOSE;
+    }
+    if (r->framing == FRAME_CLOSE || !r->body_done || w->stopping)
+        r->keep_alive = false;
+    enum body_kind kind = no_response_body(r) ? BODY_NONE
+                          : r->resp.chunked   ? BODY_CHUNKED
+                          : r->resp.has_length ? BODY_LENGTH
+                                               : BODY_UNTIL_CLOSE;
+    body_init(&r->resp_body, kind, r->resp.content_length);
+    const char *connection = NULL;
+    if (!r->keep_alive)
+        connection = "close";
+    else if (r->head.minor == 0)
+        connection = "keep-alive";
+    struct slice head = response_head(r, connection);
+    outq_push(&r->conn->out, head.ptr, head.len);
+    r->resp_started = true;
+    r->status = r->resp.status;
+    if (r->resp_body.done)
+        response_body_done(r);
+    return true;
+}
+
+/* Reads one response head from the backend buffer. Returns true when a
+ * head was handled and r is still alive. */
+static bool read_response_head(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    const struct limits_config *lim = &r->w->cfg->limits;
+    struct http_limits hl = { lim->response_head_size, lim->response_head_size, 1000 };
+    size_t len = 0;
+    int status;
+    const char *err = NULL;
+    r->rscan.response = true;
+    switch (http_scan(&r->rscan, buf_head(&uc->in), buf_len(&uc->in), &hl, &len, &status, &err)) {
+    case SCAN_MORE:
+        if (uc->in.end == uc->in.cap)
+            buf_grow(&uc->in, uc->in.cap * 2); /* the scan limit bounds this */
+        return false;
+    case SCAN_BAD:
+        log_warn("backend sent an invalid response head: %s", err);
+        request_fail(r, &err_bad_response);
+        return false;
+    case SCAN_DONE:
+        break;
+    }
+    memset(&r->rscan, 0, sizeof(r->rscan));
+    char *copy = arena_alloc(&r->arena, len);
+    memcpy(copy, buf_head(&uc->in), len);
+    buf_consume(&uc->in, &r->w->bufs, len);
+    if (http_parse_response(&r->rparser, copy, len, r->head.method == HTTP_HEAD, &r->resp,
+                            &r->arena, &err) != 0) {
+        log_warn("backend sent an invalid response head: %s", err);
+        request_fail(r, &err_bad_response);
+        return false;
+    }
+    if (r->resp.status == 101) {
+        if (r->tunnel) {
+            upgrade_to_tunnel(r);
+        } else {
+            log_warn("backend switched protocols without being asked");
+            request_fail(r, &err_bad_response);
+        }
+        return false;
+    }
+    if (r->resp.status / 100 == 1)
+        return forward_informational(r);
+    r->resp_head_done = true;
+    return start_response(r);
+}
+
+static void process_response(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    while (!r->resp_head_done) {
+        if (buf_len(&uc->in) == 0 || !read_response_head(r))
+            return;
+    }
+    if (!r->resp_done && buf_len(&uc->in) > 0) {
+        size_t avail = buf_len(&uc->in);
+        const char *err = NULL;
+        ssize_t n = body_feed(&r->resp_body, buf_head(&uc->in), avail, on_resp_body, r, &err);
+        if (n < 0) {
+            log_warn("backend sent an invalid response body: %s", err);
+            request_fail(r, &err_bad_response); /* started: cuts the connection */
+            return;
+        }
+        r->resp_parsed = (size_t)n;
+        if (r->resp_body.done) {
+            response_body_done(r);
+            if ((size_t)n < avail)
+                r->uc_dirty = true; /* bytes beyond the response: out of step */
+        }
+    }
+    flush_response(r);
+}
+
+static void backend_eof(struct request *r)
+{
+    if (!r->resp_bytes_seen) {
+        backend_failed(r, &err_backend_closed);
+        return;
+    }
+    if (!r->resp_head_done) {
+        log_warn("backend closed the connection in the middle of a response head");
+        request_fail(r, &err_bad_response);
+        return;
+    }
+    r->uc_dirty = true;
+    if (!r->resp_done) {
+        if (!body_eof_ok(&r->resp_body)) { /* only a close-delimited body ends here */
+            request_fail(r, &err_backend_closed);
+            return;
+        }
+        response_body_done(r);
+    }
+    flush_response(r);
+}
+
+static void read_from_backend(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    if (r->resp_parsed || r->resp_done) {
+        upconn_want_read(uc, false); /* the buffer is still referenced */
+        return;
+    }
+    size_t room = buf_prepare(&uc->in, &r->w->bufs);
+    ssize_t n = recv(uc->fd, uc->in.data + uc->in.end, room, 0);
+    if (n > 0) {
+        uc->in.end += (size_t)n;
+        r->resp_bytes_seen = true;
+        upconn_timeout(uc, timeouts(r)->backend_read);
+        process_response(r);
+    } else if (n == 0) {
+        backend_eof(r);
+    } else if (errno != EAGAIN && errno != EINTR) {
+        backend_failed(r, errno == ECONNRESET ? &err_backend_reset : &err_backend_closed);
+    }
+}
+
+/* ---- tunnels ---- */
+
+static char *tunnel_log_line(struct request *r, unsigned status)
+{
+    size_t cap = r->head.target.len + r->conn->peer_ip_len + 64;
+    char *line = arena_alloc(&r->arena, cap);
+    snprintf(line, cap, "%.*s \"%s %.*s HTTP/%u.%u\" %u", (int)r->conn->peer_ip_len,
+             r->conn->peer_ip, http_method_str(r->head.method), (int)r->head.target.len,
+             r->head.target.ptr, r->head.major, r->head.minor, status);
+    return line;
+}
+
+/* Both sockets go to a tunnel; the request and the connection objects end
+ * here without touching the sockets. */
+static void hand_over(struct request *r, const char *to_client, size_t to_client_len)
+{
+    struct conn *c = r->conn;
+    struct worker *w = r->w;
+    char *line = tunnel_log_line(r, r->status);
+    int bfd = upconn_detach_fd(r->uc);
+    r->uc = NULL;
+    int cfd = conn_detach_fd(c);
+    tunnel_start(w, cfd, bfd, buf_head(&c->in), buf_len(&c->in), to_client, to_client_len, line,
+                 r->started);
+    proxy_detach(r);
+    c->req = NULL;
+    request_free(r);
+    conn_close(c, "handed over to a tunnel");
+}
+
+static void establish_connect_tunnel(struct request *r)
+{
+    static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    r->status = 200;
+    hand_over(r, ok, sizeof(ok) - 1);
+}
+
+static void upgrade_to_tunnel(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    if (!outq_empty(&r->conn->out)) {
+        request_fail(r, &err_bad_response); /* an unsent 1xx before 101: give up */
+        return;
+    }
+    headers_strip_hop_by_hop(&r->resp.headers, true);
+    r->framing = FRAME_NONE;
+    struct slice head = response_head(r, "upgrade");
+    size_t extra = buf_len(&uc->in);
+    char *out = arena_alloc(&r->arena, head.len + extra);
+    memcpy(out, head.ptr, head.len);
+    memcpy(out + head.len, buf_head(&uc->in), extra);
+    r->status = 101;
+    hand_over(r, out, head.len + extra);
+}
+
+/* ---- events ---- */
+
+static void send_head(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    r->state = RS_EXCHANGE;
+    if (r->up_head.ptr == NULL)
+        r->up_head = request_head(r);
+    outq_push(&uc->out, r->up_head.ptr, r->up_head.len);
+    upconn_want_read(uc, true);
+    upconn_timeout(uc, timeouts(r)->backend_read);
+    if (!r->body_done && !parse_body(r))
+        return;
+    flush_to_backend(r);
+}
+
+static void on_connected(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    int e = upconn_socket_error(uc);
+    if (e) {
+        attempt_failed(r, e == ECONNREFUSED ? &err_connect_refused : &err_connect_failed);
+        return;
+    }
+    uc->connected = true;
+    upconn_want_write(uc, false);
+    if (r->head.method == HTTP_CONNECT)
+        establish_connect_tunnel(r);
+    else
+        send_head(r);
+}
+
+static void on_backend_event(struct upconn *uc, int revents)
+{
+    struct request *r = uc->owner;
+    struct conn *c = r->conn;
+    conn_hold(c);
+    if (revents == EV_CUSTOM) {
+        send_head(r); /* a pooled connection: already connected */
+    } else if (revents & EV_TIMER) {
+        if (r->state == RS_CONNECTING)
+            attempt_failed(r, &err_connect_timeout);
+        else
+            request_fail(r, &err_backend_timeout);
+    } else if (r->state == RS_CONNECTING) {
+        on_connected(r);
+    } else if (revents & EV_WRITE) {
+        flush_to_backend(r);
+    } else if (revents & EV_READ) {
+        read_from_backend(r);
+    }
+    conn_release(c);
+}
+
+void proxy_detach(struct request *r)
+{
+    resolve_cancel(&r->rwait);
+    if (r->counted_inflight) {
+        r->backend->inflight--;
+        r->counted_inflight = false;
+    }
+    if (r->body_parsed && !r->conn->closing) {
+        buf_consume(&r->conn->in, &r->w->bufs, r->body_parsed);
+        r->body_parsed = 0;
+    }
+    struct upconn *uc = r->uc;
+    if (uc == NULL)
+        return;
+    r->uc = NULL;
+    if (r->resp_parsed) {
+        buf_consume(&uc->in, &r->w->bufs, r->resp_parsed);
+        r->resp_parsed = 0;
+    }
+    bool reusable = r->resp_done && r->body_done && !r->upload_stopped && !r->uc_dirty &&
+                    !r->tunnel && r->resp.keep_alive && outq_empty(&uc->out);
+    if (reusable) {
+        uc->exchanges++;
+        upconn_release(uc, r->up ? r->up->cfg->keepalive : 32, timeouts(r)->backend_idle);
+    } else {
+        upconn_close(uc);
+    }
+}

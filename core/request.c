@@ -1,0 +1,394 @@
+/* request.c - the front half of an exchange: read the head, apply the
+ * listener's rules and the header hygiene, run on_request, then either
+ * answer here or hand over to proxy.c; finish with the access log line.
+ * Every path ends in exactly one of request_finish (response flushed) or
+ * request_client_gone (connection lost); both free the request. */
+#include "request.h"
+
+#include <inttypes.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "../lua/hooks.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "proxy.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define SPARE_REQUESTS_MAX 64
+
+static const struct slice H_HOST = SLICE_LIT("Host");
+static const struct slice H_CONTENT_LENGTH = SLICE_LIT("Content-Length");
+static const struct slice H_CONTENT_TYPE = SLICE_LIT("Content-Type");
+
+static struct request *request_new(struct conn *c)
+{
+    struct worker *w = c->w;
+    struct request *r = w->spare_requests;
+    struct arena keep;
+    if (r) {
+        w->spare_requests = r->next_free;
+        keep = r->arena;
+    } else {
+        r = xmalloc(sizeof(*r));
+        arena_init(&keep);
+    }
+    memset(r, 0, sizeof(*r));
+    r->arena = keep;
+    r->conn = c;
+    r->w = w;
+    r->started = ev_now(w->loop);
+    r->lua_req_ref = r->lua_res_ref = r->lua_ctx_ref = LUA_NOREF;
+    headers_init(&r->local_headers);
+    c->req = r;
+    w->stats.requests++;
+    return r;
+}
+
+void request_free(struct request *r)
+{
+    struct worker *w = r->w;
+    hooks_request_end(w->vm, r);
+    arena_reset(&r->arena);
+    unsigned spare = 0;
+    for (struct request *s = w->spare_requests; s && spare < SPARE_REQUESTS_MAX; s = s->next_free)
+        spare++;
+    if (spare >= SPARE_REQUESTS_MAX) {
+        arena_free(&r->arena);
+        free(r);
+        return;
+    }
+    r->next_free = w->spare_requests;
+    w->spare_requests = r;
+}
+
+struct slice request_client_ip(const struct request *r)
+{
+    return slice_make(r->conn->peer_ip, r->conn->peer_ip_len);
+}
+
+/* ---- the access log ---- */
+
+static void access_log(struct request *r)
+{
+    if (!log_access_enabled())
+        return;
+    char line[2048], peer[ADDR_STRLEN] = "-";
+    const char *method = r->head.major ? http_method_str(r->head.method) : "-";
+    struct slice target = r->head.target.ptr ? r->head.target : SLICE_LIT("-");
+    if (r->peer.sa.sa_family)
+        addr_format(&r->peer, peer, sizeof(peer), true);
+    const char *up = r->up ? r->up->cfg->name : "-";
+    int n = snprintf(line, sizeof(line), "%.*s \"%s %.*s HTTP/%u.%u\" %u %" PRIu64 " upstream=%s backend=%s %.3fs%s%s",
+                     (int)r->conn->peer_ip_len, r->conn->peer_ip, method,
+                     (int)min(target.len, (size_t)1024), target.ptr, r->head.major, r->head.minor,
+                     r->status, r->bytes_out, up, peer, ev_now(r->w->loop) - r->started,
+                     r->error ? " error=" : "", r->error ? r->error->text : "");
+    if (n > 0)
+        log_access(line, min((size_t)n, sizeof(line) - 1));
+}
+
+/* ---- ending ---- */
+
+static void request_finish(struct request *r)
+{
+    struct conn *c = r->conn;
+    bool keep = r->keep_alive;
+    proxy_detach(r);
+    access_log(r);
+    c->req = NULL;
+    request_free(r);
+    conn_exchange_done(c, keep);
+}
+
+void request_client_gone(struct request *r, const char *why)
+{
+    if (!r->resp_done && !r->error)
+        r->error = &err_client_gone;
+    if (!r->resp_started)
+        r->status = 499;
+    log_debug("client %s: exchange abandoned: %s", r->conn->peer_ip, why);
+    proxy_detach(r);
+    access_log(r);
+    request_free(r);
+}
+
+void request_response_complete(struct request *r)
+{
+    struct conn *c = r->conn;
+    r->state = RS_DONE;
+    r->resp_done = true;
+    switch (conn_flush(c)) {
+    case 1:
+        request_finish(r);
+        break;
+    case 0:
+        break; /* request_client_drained finishes it */
+    default:
+        conn_close(c, "write to client failed");
+        break;
+    }
+}
+
+void request_client_drained(struct request *r)
+{
+    if (r->state == RS_DONE)
+        request_finish(r);
+    else
+        proxy_client_drained(r);
+}
+
+void request_client_data(struct request *r)
+{
+    proxy_client_data(r);
+}
+
+/* ---- local responses ---- */
+
+/* "Sat, 28 Nov 2026 03:07:00 GMT", formatted once per second per thread. */
+static struct slice http_date(ev_tstamp now)
+{
+    static _Thread_local time_t cached_at = -1;
+    static _Thread_local char buf[40];
+    static _Thread_local size_t len;
+    time_t t = (time_t)now;
+    if (t != cached_at) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        len = strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_at = t;
+    }
+    return slice_make(buf, len);
+}
+
+static bool body_forbidden(const struct request *r, unsigned status)
+{
+    return r->head.method == HTTP_HEAD || status / 100 == 1 || status == 204 || status == 304;
+}
+
+void request_respond(struct request *r, unsigned status, struct slice body)
+{
+    struct conn *c = r->conn;
+    r->state = RS_LOCAL;
+    r->status = status;
+    r->resp_started = true;
+    if (!r->body_done || r->w->stopping)
+        r->keep_alive = false; /* unread body bytes would be taken for a request */
+    struct headers *h = &r->local_headers;
+    headers_del(h, H_CONTENT_LENGTH);
+    headers_del(h, SLICE_LIT("Transfer-Encoding"));
+    headers_del(h, SLICE_LIT("Connection"));
+    if (headers_find(h, SLICE_LIT("Date"), 0) < 0)
+        headers_add(h, &r->arena, SLICE_LIT("Date"), http_date(ev_now(r->w->loop)));
+    if (body.len && headers_find(h, H_CONTENT_TYPE, 0) < 0)
+        headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
+
+    const char *reason = http_reason(status);
+    size_t cap = 64 + strlen(reason) + headers_size(h) + 64;
+    char *p = arena_alloc(&r->arena, cap), *w = p;
+    w += sprintf(w, "HTTP/1.1 %u %s\r\n", status, reason);
+    w += headers_write(h, w);
+    if (status != 204 && status / 100 != 1 && status != 304)
+        w += sprintf(w, "Content-Length: %zu\r\n", body.len);
+    if (!r->keep_alive || !r->head.keep_alive)
+        w += sprintf(w, "Connection: close\r\n");
+    else if (r->head.minor == 0)
+        w += sprintf(w, "Connection: keep-alive\r\n");
+    *w++ = '\r';
+    *w++ = '\n';
+    outq_push(&c->out, p, (size_t)(w - p));
+    if (!body_forbidden(r, status)) {
+        outq_push(&c->out, body.ptr, body.len);
+        r->bytes_out = body.len;
+    }
+    request_response_complete(r);
+}
+
+static void respond_error(struct request *r, unsigned status, const char *text, const char *detail)
+{
+    const char *reason = http_reason(status);
+    size_t cap = 32 + strlen(reason) + strlen(text) + (detail ? strlen(detail) + 3 : 0);
+    char *body = arena_alloc(&r->arena, cap);
+    int n = detail ? snprintf(body, cap, "%u %s: %s (%s)\n", status, reason, text, detail)
+                   : snprintf(body, cap, "%u %s: %s\n", status, reason, text);
+    headers_init(&r->local_headers);
+    headers_add(&r->local_headers, &r->arena, SLICE_LIT("Cache-Control"), SLICE_LIT("no-store"));
+    request_respond(r, status, slice_make(body, (size_t)max(n, 0)));
+}
+
+void request_fail_detail(struct request *r, const struct proxy_error *err, const char *detail)
+{
+    r->error = err;
+    r->error_detail = detail;
+    proxy_detach(r);
+    if (r->resp_started) {
+        /* part of the response is out: the only honest signal left is to
+         * cut the connection, so the client sees a truncated message */
+        log_warn("client %s: response cut: %s", r->conn->peer_ip, err->text);
+        conn_close(r->conn, err->text);
+        return;
+    }
+    if (err->status >= 500)
+        log_warn("client %s: %s %.*s: %u %s%s%s", r->conn->peer_ip, http_method_str(r->head.method),
+                 (int)min(r->head.target.len, (size_t)512), r->head.target.ptr, err->status,
+                 err->text, detail ? ": " : "", detail ? detail : "");
+    respond_error(r, err->status, err->text, detail);
+}
+
+void request_fail(struct request *r, const struct proxy_error *err)
+{
+    request_fail_detail(r, err, NULL);
+}
+
+/* A bad head: answer and close; the connection cannot be trusted to be in
+ * step any more. */
+static void reject(struct request *r, unsigned status, const char *why)
+{
+    r->keep_alive = false;
+    log_info("client %s: rejected with %u: %s", r->conn->peer_ip, status, why);
+    respond_error(r, status, http_reason(status), why);
+}
+
+void request_reject(struct conn *c, unsigned status, const char *why)
+{
+    struct request *r = request_new(c);
+    /* nothing of the head is usable: drop the buffered bytes with it */
+    buf_release(&c->in, &c->w->bufs);
+    reject(r, status, why);
+}
+
+/* ---- starting ---- */
+
+/* Host header value for an absolute-form or CONNECT target. */
+static struct slice authority(struct request *r)
+{
+    struct slice host = r->target.host;
+    bool v6 = memchr(host.ptr, ':', host.len) != NULL;
+    char *p = arena_alloc(&r->arena, host.len + 16);
+    int n = r->target.port == 80
+                ? snprintf(p, host.len + 16, v6 ? "[%.*s]" : "%.*s", (int)host.len, host.ptr)
+                : snprintf(p, host.len + 16, v6 ? "[%.*s]:%u" : "%.*s:%u", (int)host.len, host.ptr,
+                           r->target.port);
+    return slice_make(p, (size_t)n);
+}
+
+static bool connect_port_allowed(const struct listener_config *lc, uint16_t port)
+{
+    if (lc->nconnect_ports == 0)
+        return true;
+    for (unsigned i = 0; i < lc->nconnect_ports; i++)
+        if (lc->connect_ports[i] == port)
+            return true;
+    return false;
+}
+
+/* Applies the listener's mode to the target. Returns 0 or a status. */
+static unsigned route_by_mode(struct request *r, const char **why)
+{
+    const struct listener_config *lc = r->conn->lc;
+    struct http_target *t = &r->target;
+    r->path = t->path;
+    r->query = t->query;
+    if (r->head.method == HTTP_CONNECT) {
+        if (lc->mode != MODE_FORWARD) {
+            *why = "CONNECT is only served by forward proxy listeners";
+            return 405;
+        }
+        if (!connect_port_allowed(lc, t->port)) {
+            *why = "CONNECT to this port is not allowed";
+            return 403;
+        }
+        r->tunnel = true;
+        r->origin_host = t->host;
+        r->origin_port = t->port;
+        return 0;
+    }
+    if (t->absolute) {
+        if (!slice_caseeq_lit(t->scheme, "http")) {
+            *why = "only http:// targets can be proxied (use CONNECT for https)";
+            return 400;
+        }
+        /* RFC 9112 3.2.2: the target's authority replaces any Host */
+        headers_set(&r->head.headers, &r->arena, H_HOST, authority(r));
+        if (lc->mode == MODE_FORWARD) {
+            r->origin_host = t->host;
+            r->origin_port = t->port;
+        }
+    } else if (headers_find(&r->head.headers, H_HOST, 0) < 0 && r->head.minor >= 1) {
+        *why = "missing Host header";
+        return 400;
+    }
+    if (lc->mode == MODE_REVERSE && lc->upstream)
+        r->upstream_name = slice_make(lc->upstream, strlen(lc->upstream));
+    r->tunnel = r->head.upgrade;
+    return 0;
+}
+
+static void apply_hygiene(struct request *r)
+{
+    const struct listener_config *lc = r->conn->lc;
+    struct headers *h = &r->head.headers;
+    bool upgrade = r->tunnel && r->head.method != HTTP_CONNECT;
+    headers_strip_hop_by_hop(h, upgrade);
+    headers_del(h, H_CONTENT_LENGTH); /* framing is re-declared on the way out */
+    if (lc->x_forwarded)
+        headers_add_forwarded_for(h, &r->arena, request_client_ip(r), SLICE_LIT("http"));
+    if (lc->via)
+        headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
+}
+
+void request_begin(struct conn *c, size_t head_len)
+{
+    struct request *r = request_new(c);
+    struct worker *w = c->w;
+    char *head = arena_alloc(&r->arena, head_len);
+    memcpy(head, buf_head(&c->in), head_len);
+    buf_consume(&c->in, &w->bufs, head_len);
+
+    const char *why = NULL;
+    int status = http_parse_request(&r->parser, head, head_len, &r->head, &r->arena, &why);
+    if (status) {
+        reject(r, (unsigned)status, why);
+        return;
+    }
+    body_init(&r->req_body, r->head.chunked ? BODY_CHUNKED : r->head.has_length ? BODY_LENGTH : BODY_NONE,
+              r->head.content_length);
+    r->body_done = r->req_body.done;
+    r->keep_alive = r->head.keep_alive;
+    if (c->denied) {
+        log_info("client %s: not in the listener's allow list", c->peer_ip);
+        r->keep_alive = false;
+        respond_error(r, 403, "access denied", NULL);
+        return;
+    }
+    if ((status = http_split_target(&r->head, &r->target, &why)) != 0 ||
+        (status = (int)route_by_mode(r, &why)) != 0) {
+        if (status == 405 || status == 403)
+            respond_error(r, (unsigned)status, why, NULL);
+        else
+            reject(r, (unsigned)status, why);
+        return;
+    }
+    uint64_t limit = w->cfg->limits.body_size;
+    if (limit && r->head.has_length && r->head.content_length > limit) {
+        r->keep_alive = false;
+        request_fail(r, &err_body_too_large);
+        return;
+    }
+    apply_hygiene(r);
+    if (hooks_defined(w->vm, HOOK_ON_REQUEST)) {
+        if (hooks_on_request(w->vm, r) != HOOK_OK) {
+            request_fail(r, &err_hook);
+            return;
+        }
+        if (r->local_status) {
+            request_respond(r, r->local_status, r->local_body);
+            return;
+        }
+    }
+    proxy_start(r);
+}

@@ -1,0 +1,142 @@
+/* request.h - one exchange: the client's request, the decisions the hooks
+ * make, the backend connection, the response, and its accounting.
+ * A request lives from the end of its head to the last byte of its response
+ * flushed; everything it allocates is in its arena. */
+#ifndef LUXY_REQUEST_H
+#define LUXY_REQUEST_H
+
+#include <ev.h>
+#include <http_parser.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "body.h"
+#include "errors.h"
+#include "http.h"
+#include "lb.h"
+#include "resolve.h"
+
+struct conn;
+struct worker;
+struct upconn;
+struct upstream;
+struct backend;
+
+enum req_state {
+    RS_HOOKS,        /* head parsed, policy running */
+    RS_RESOLVING,    /* forward: waiting for DNS */
+    RS_CONNECTING,   /* connect in progress */
+    RS_EXCHANGE,     /* head sent; body streaming; waiting for/reading the response */
+    RS_LOCAL,        /* answering ourselves (error page, respond()) */
+    RS_DONE,         /* response complete, flushing */
+};
+
+/* How the response body is framed towards the client. */
+enum framing { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
+
+struct request {
+    struct conn *conn;
+    struct worker *w;
+    struct arena arena;
+    enum req_state state;
+    ev_tstamp started;
+
+    /* what the client sent */
+    http_parser parser;         /* reads the head */
+    struct http_head head;
+    struct body_reader req_body;
+    struct http_target target;
+    bool body_done;             /* the request body has been read entirely */
+    uint64_t body_bytes;
+    size_t body_parsed;         /* bytes of conn->in parsed but still referenced */
+
+    /* what goes to the backend: set by the core, changed by on_request */
+    struct slice path, query;   /* query.ptr NULL: none */
+    struct slice upstream_name; /* reverse (or chosen by a script) */
+    struct slice origin_host;   /* forward: from the target */
+    uint16_t origin_port;
+    bool tunnel;                /* CONNECT, or an Upgrade request */
+
+    /* the backend */
+    struct upstream *up;
+    struct backend *backend;
+    struct lb_tried tried;
+    unsigned attempts;
+    struct resolved addrs;      /* forward: the origin's addresses */
+    unsigned addr_next;
+    union sockaddr_u peer;      /* address of the current attempt */
+    struct resolve_wait rwait;
+    struct upconn *uc;
+    struct slice up_head;       /* serialized request head, kept for a retry */
+    bool head_sent_fresh;       /* the attempt is on a new connection */
+    bool resp_bytes_seen;       /* the backend has sent anything */
+
+    /* the response */
+    http_parser rparser;
+    struct http_head resp;
+    struct body_reader resp_body;
+    struct http_scan rscan;
+    bool resp_head_done;        /* final (non-1xx) head parsed */
+    bool resp_started;          /* head queued to the client */
+    bool resp_done;             /* last byte parsed/queued */
+    size_t resp_parsed;         /* bytes of uc->in parsed but still referenced */
+    enum framing framing;
+    bool keep_alive;            /* the client connection may serve another request */
+
+    /* a response made here: error page or req:respond() */
+    unsigned local_status;
+    struct headers local_headers;
+    struct slice local_body;
+
+    /* Lua */
+    int lua_req_ref, lua_res_ref; /* LUA_NOREF until a hook needs them */
+    int lua_ctx_ref;
+
+    /* accounting */
+    unsigned status;            /* sent to the client */
+    uint64_t bytes_out;         /* response body bytes sent */
+    const struct proxy_error *error;
+    const char *error_detail;
+    bool counted_inflight;      /* backend->inflight includes this request */
+    bool upload_stopped;        /* the backend answered before taking the whole body */
+    bool uc_dirty;              /* the backend connection cannot be reused */
+    bool body_too_large;        /* the body passed limits.body_size */
+    bool retried_fresh;         /* a stale pooled connection was replaced once */
+
+    struct request *next_free;
+};
+
+/* Starts an exchange from the complete head c->in[0..head_len). */
+void request_begin(struct conn *c, size_t head_len);
+/* Answers a head that could not be read (status 400, 408, 414, 431) and
+ * closes the connection. */
+void request_reject(struct conn *c, unsigned status, const char *why);
+
+/* The client sent more bytes while this request is in progress. */
+void request_client_data(struct request *r);
+/* The client's socket accepted everything queued. */
+void request_client_drained(struct request *r);
+/* The client closed or failed: abandon the exchange. */
+void request_client_gone(struct request *r, const char *why);
+
+/* Answers the request with a small error page (or, when the response has
+ * started already, cuts the client connection). detail (may be NULL) is
+ * added to the page: it must not name a backend. */
+void request_fail(struct request *r, const struct proxy_error *err);
+void request_fail_detail(struct request *r, const struct proxy_error *err, const char *detail);
+
+/* Queues a complete local response: status, the fields in
+ * r->local_headers, body. Used by error pages and req:respond(). */
+void request_respond(struct request *r, unsigned status, struct slice body);
+
+/* The response is entirely queued: finish once it is flushed. */
+void request_response_complete(struct request *r);
+
+/* Frees a request (its conn must not point at it any more). */
+void request_free(struct request *r);
+
+/* The client's address as text (for X-Forwarded-For, logs, Lua). */
+struct slice request_client_ip(const struct request *r);
+
+#endif

@@ -1,0 +1,23 @@
+/* tunnel.h - a byte tunnel between a client and a backend (CONNECT, or an
+ * Upgrade answered with 101): bytes flow both ways until both sides have
+ * closed; a half-close is passed on (shutdown), an idle tunnel times out. */
+#ifndef LUXY_TUNNEL_H
+#define LUXY_TUNNEL_H
+
+#include <ev.h>
+#include <stddef.h>
+
+struct worker;
+
+/* Takes ownership of both sockets. to_backend / to_client: bytes already
+ * read that must be written first (pipelined after the request head, or the
+ * 101 head and what followed it). log_line: the access log text for when
+ * the tunnel ends ("client \"CONNECT host:443 HTTP/1.1\" 200"), copied. */
+void tunnel_start(struct worker *w, int client_fd, int backend_fd, const char *to_backend,
+                  size_t to_backend_len, const char *to_client, size_t to_client_len,
+                  const char *log_line, ev_tstamp started);
+
+/* Closes every tunnel of w (end of the grace period). */
+void tunnel_close_all(struct worker *w);
+
+#endif

@@ -1,0 +1,135 @@
+/* upstream.c - per-worker upstream state and background re-resolution.
+ * Host names were resolved once at load (lua/config.c); every resolve_every
+ * seconds each worker asks its own resolver again, so an address change
+ * reaches new connections without a reload and without blocking. */
+#include "upstream.h"
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "luxy.h"
+#include "worker.h"
+
+static void on_resolve_timer(struct ev_loop *loop, ev_timer *t, int revents);
+
+static bool is_ip_literal(const char *host)
+{
+    union sockaddr_u tmp;
+    return addr_from_ip(host, 0, &tmp) == 0;
+}
+
+void upstream_init_all(struct worker *w)
+{
+    const struct config *cfg = w->cfg;
+    w->upstreams = xcalloc(cfg->nupstreams, sizeof(*w->upstreams));
+    for (unsigned u = 0; u < cfg->nupstreams; u++) {
+        struct upstream *up = &w->upstreams[u];
+        const struct upstream_config *uc = &cfg->upstreams[u];
+        up->cfg = uc;
+        up->w = w;
+        up->n = uc->nservers;
+        up->lb = lb_find(uc->balance);
+        up->lua_ref = LUA_NOREF;
+        up->backends = xcalloc(up->n, sizeof(*up->backends));
+        bool any_name = false;
+        for (unsigned i = 0; i < up->n; i++) {
+            struct backend *b = &up->backends[i];
+            b->cfg = &uc->servers[i];
+            b->up = up;
+            b->index = i;
+            b->addrs = b->cfg->addrs;
+            b->healthy = true;
+            any_name |= !is_ip_literal(b->cfg->host);
+        }
+        ev_timer_init(&up->resolve_timer, on_resolve_timer, uc->resolve_every, uc->resolve_every);
+        if (any_name && uc->resolve_every > 0)
+            ev_timer_start(w->loop, &up->resolve_timer);
+    }
+}
+
+void upstream_free_all(struct worker *w)
+{
+    if (w->upstreams == NULL)
+        return;
+    for (unsigned u = 0; u < w->cfg->nupstreams; u++) {
+        struct upstream *up = &w->upstreams[u];
+        ev_timer_stop(w->loop, &up->resolve_timer);
+        for (unsigned i = 0; i < up->n; i++)
+            resolve_cancel(&up->backends[i].rwait);
+        free(up->backends);
+    }
+    free(w->upstreams);
+    w->upstreams = NULL;
+}
+
+struct upstream *upstream_find(struct worker *w, const char *name, size_t len)
+{
+    for (unsigned u = 0; u < w->cfg->nupstreams; u++) {
+        const char *n = w->upstreams[u].cfg->name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return &w->upstreams[u];
+    }
+    return NULL;
+}
+
+const union sockaddr_u *backend_addr(struct backend *b)
+{
+    return &b->addrs.addr[b->next_addr % b->addrs.n];
+}
+
+void backend_connect_failed(struct backend *b)
+{
+    b->failures++;
+    if (b->addrs.n > 1)
+        b->next_addr = (b->next_addr + 1) % b->addrs.n;
+}
+
+static void apply_answer(struct backend *b, const struct resolved *res)
+{
+    if (res->n == 0)
+        return;
+    b->addrs = *res;
+    for (unsigned i = 0; i < b->addrs.n; i++)
+        addr_set_port(&b->addrs.addr[i], b->cfg->port);
+    b->next_addr = 0;
+}
+
+static void on_resolved(void *arg, const struct resolved *res, const char *err)
+{
+    struct backend *b = arg;
+    b->resolving = false;
+    if (res)
+        apply_answer(b, res);
+    else
+        log_warn("upstream %s: re-resolving %s failed (%s); keeping the last addresses",
+                 b->up->cfg->name, b->cfg->host, err);
+}
+
+static void on_resolve_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct upstream *up = container_of(t, struct upstream, resolve_timer);
+    for (unsigned i = 0; i < up->n; i++) {
+        struct backend *b = &up->backends[i];
+        if (b->resolving || is_ip_literal(b->cfg->host))
+            continue;
+        const struct resolved *res;
+        const char *err;
+        switch (resolve_lookup(up->w->resolver, b->cfg->host, strlen(b->cfg->host), &b->rwait,
+                               on_resolved, b, &res, &err)) {
+        case RESOLVE_DONE:
+            apply_answer(b, res);
+            break;
+        case RESOLVE_PENDING:
+            b->resolving = true;
+            break;
+        case RESOLVE_FAILED:
+            log_warn("upstream %s: re-resolving %s failed (%s); keeping the last addresses",
+                     up->cfg->name, b->cfg->host, err);
+            break;
+        }
+    }
+}

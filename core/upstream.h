@@ -1,0 +1,52 @@
+/* upstream.h - a worker's live view of its upstream groups: each server's
+ * current addresses (host names are re-resolved in the background), its
+ * in-flight count and counters, and the group's balancing state. */
+#ifndef LUXY_UPSTREAM_H
+#define LUXY_UPSTREAM_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "lb.h"
+#include "resolve.h"
+
+struct worker;
+struct upstream;
+
+struct backend {
+    const struct server_config *cfg;
+    struct upstream *up;
+    unsigned index;              /* 0-based position in the group */
+    struct resolved addrs;       /* current addresses, port set */
+    unsigned next_addr;          /* rotates when a connect fails */
+    int current_weight;          /* smooth weighted round robin */
+    unsigned inflight;           /* exchanges using it now (this worker) */
+    unsigned long requests, failures;
+    bool healthy;
+    struct resolve_wait rwait;   /* background re-resolution */
+    bool resolving;
+};
+
+struct upstream {
+    const struct upstream_config *cfg;
+    struct worker *w;
+    struct backend *backends;
+    unsigned n;
+    const struct lb_ops *lb;
+    unsigned rr_offset;          /* tie breaking for least_conn */
+    ev_timer resolve_timer;
+    int lua_ref;                 /* the "backends" userdata, LUA_NOREF until first use */
+};
+
+/* Builds w->upstreams from cfg and starts re-resolution timers. */
+void upstream_init_all(struct worker *w);
+void upstream_free_all(struct worker *w);
+/* The group named name (len bytes) in w, or NULL. */
+struct upstream *upstream_find(struct worker *w, const char *name, size_t len);
+/* The address to try next for b. */
+const union sockaddr_u *backend_addr(struct backend *b);
+/* A connect to b failed: rotate to its next address. */
+void backend_connect_failed(struct backend *b);
+
+#endif

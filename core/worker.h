@@ -1,0 +1,76 @@
+/* worker.h - one thread = one ev_loop + one lua_State + its own pools.
+ * Everything a worker owns is touched only by its thread; the main thread
+ * talks to it through ev_async (stop). */
+#ifndef LUXY_WORKER_H
+#define LUXY_WORKER_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "config.h"
+#include "list.h"
+
+struct vm;
+struct resolver;
+struct upstream;
+struct upconn_pool;
+
+struct listener {
+    struct worker *w;
+    const struct listener_config *cfg;
+    int fd;
+    ev_io io;
+};
+
+struct worker_stats {
+    unsigned long accepted, requests, hook_errors, denied;
+};
+
+struct worker {
+    unsigned id;
+    pthread_t thread;
+    struct ev_loop *loop;
+    const struct config *cfg;
+    struct vm *vm;
+    struct resolver *resolver;
+    struct bufpool bufs;
+    struct listener *listeners;   /* one per configured listener */
+    unsigned nlisteners;
+    struct upstream *upstreams;   /* runtime state, parallel to cfg->upstreams */
+    struct upconn_pool *pool;     /* idle backend connections */
+    struct list conns;            /* client connections */
+    struct list tunnels;
+    unsigned nconns;
+    bool accepting;               /* listeners started */
+    bool stopping;
+    ev_async stop_async;
+    ev_timer grace_timer;
+    ev_timer accept_retry;        /* after EMFILE */
+    struct request *spare_requests; /* freelist */
+    union sockaddr_u *local_addrs; /* this host's addresses: loop detection */
+    unsigned nlocal_addrs;
+    struct worker_stats stats;
+    char err[256];                /* startup error, read by main */
+};
+
+/* Builds the worker's loop, Lua state, resolver and upstream state, taking
+ * the listening fds (one per cfg listener). Returns 0 or -1 (w->err). Runs
+ * in the main thread, before the worker thread starts. */
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, const int *listen_fds);
+/* Runs the loop in a new thread. */
+int worker_start(struct worker *w);
+/* Asks the worker to stop gracefully (any thread). */
+void worker_stop(struct worker *w);
+void worker_join(struct worker *w);
+void worker_destroy(struct worker *w);
+
+/* Stop/restart accepting (connection limit, EMFILE, shutdown). */
+void worker_pause_accept(struct worker *w);
+void worker_resume_accept(struct worker *w);
+/* Called when a connection or tunnel goes away: resumes accepting, finishes
+ * a graceful stop when nothing is left. */
+void worker_conn_gone(struct worker *w);
+
+#endif

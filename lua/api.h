@@ -1,0 +1,45 @@
+/* api.h - the Lua classes luxy exposes to scripts, one file each:
+ * api_luxy.c (the luxy module), api_request.c (luxy.request),
+ * api_response.c (luxy.response), api_backends.c (luxy.backends and
+ * luxy.backend), with the header helpers they share in api_headers.c. */
+#ifndef LUXY_API_H
+#define LUXY_API_H
+
+#include <lua.h>
+
+#include "../core/arena.h"
+#include "../core/headers.h"
+
+struct request;
+struct upstream;
+
+void api_luxy_open(lua_State *L);
+void api_request_open(lua_State *L);
+void api_response_open(lua_State *L);
+void api_backends_open(lua_State *L);
+
+/* stack: [...] -> [..., req]: the request's userdata, made on first use and
+ * the same object for every hook of that request. */
+void api_push_request(lua_State *L, struct request *r);
+/* stack: [...] -> [..., res] */
+void api_push_response(lua_State *L, struct request *r);
+/* stack: [...] -> [..., backends]: the group's list, with r's tried set. */
+void api_push_backends(lua_State *L, struct upstream *up, struct request *r);
+/* select_backend is over: the list forgets the request. */
+void api_backends_release(lua_State *L, struct upstream *up);
+/* Detaches r from the userdata boxes so a kept reference errors cleanly. */
+void api_request_end(lua_State *L, struct request *r);
+/* The 0-based index of the backend userdata at idx, or -1 if not one. */
+int api_backend_index(lua_State *L, int idx);
+
+/* Shared by request and response (api_headers.c). Names are checked as
+ * RFC 9110 tokens and values for CR/LF/NUL: a script cannot split a head. */
+int api_headers_get(lua_State *L, const struct headers *h, int name_idx);
+int api_headers_table(lua_State *L, const struct headers *h);
+void api_headers_set(lua_State *L, struct headers *h, struct arena *a, int name_idx, int value_idx,
+                     int replace);
+void api_headers_del(lua_State *L, struct headers *h, int name_idx);
+/* A copy of the string at idx in the arena. */
+struct slice api_arena_string(lua_State *L, struct arena *a, int idx);
+
+#endif

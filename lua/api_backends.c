@@ -1,0 +1,181 @@
+/* api_backends.c - luxy.backends (one upstream group, as select_backend
+ * sees it) and luxy.backend (one server in it). Both box pointers into the
+ * worker's upstream state, which lives as long as the worker, so the
+ * objects are made once per group and reused for every request. Fields are
+ * read live: inflight, requests, failures change as traffic flows. */
+#include <lauxlib.h>
+#include <string.h>
+
+#include "../core/request.h"
+#include "../core/upstream.h"
+#include "api.h"
+
+#define BACKENDS_CLASS "luxy.backends"
+#define BACKEND_CLASS "luxy.backend"
+
+struct backends_box {
+    struct upstream *up;
+    struct request *r;   /* the request choosing, during select_backend */
+};
+
+static struct backends_box *check_backends(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, BACKENDS_CLASS);
+}
+
+static struct backend *check_backend(lua_State *L, int idx)
+{
+    return *(struct backend **)luaL_checkudata(L, idx, BACKEND_CLASS);
+}
+
+int api_backend_index(lua_State *L, int idx)
+{
+    struct backend **b = luaL_testudata(L, idx, BACKEND_CLASS);
+    return b ? (int)(*b)->index : -1;
+}
+
+/* stack: [...] -> [..., backends]; its user value holds the backend objects */
+void api_push_backends(lua_State *L, struct upstream *up, struct request *r)
+{
+    if (up->lua_ref == LUA_NOREF) {
+        struct backends_box *box = lua_newuserdatauv(L, sizeof(*box), 1);
+        box->up = up;
+        box->r = NULL;
+        luaL_setmetatable(L, BACKENDS_CLASS);
+        lua_createtable(L, (int)up->n, 0); /* [..., box, list] */
+        for (unsigned i = 0; i < up->n; i++) {
+            struct backend **b = lua_newuserdatauv(L, sizeof(*b), 0);
+            *b = &up->backends[i];
+            luaL_setmetatable(L, BACKEND_CLASS);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setiuservalue(L, -2, 1);
+        up->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, up->lua_ref);
+    struct backends_box *box = lua_touserdata(L, -1);
+    box->r = r;
+}
+
+void api_backends_release(lua_State *L, struct upstream *up)
+{
+    if (up->lua_ref == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, up->lua_ref);
+    ((struct backends_box *)lua_touserdata(L, -1))->r = NULL;
+    lua_pop(L, 1);
+}
+
+static void push_backend(lua_State *L, int list_idx, int i)
+{
+    if (i < 0) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_getiuservalue(L, list_idx, 1);
+    lua_rawgeti(L, -1, i + 1);
+    lua_remove(L, -2);
+}
+
+static const struct lb_tried no_tries;
+
+/* backends:wrr() / :random() / :least_conn() - the built-in strategies,
+ * skipping backends this request already tried. */
+static int pick_with(lua_State *L, const struct lb_ops *ops)
+{
+    struct backends_box *box = check_backends(L, 1);
+    const struct lb_tried *tried = box->r ? &box->r->tried : &no_tries;
+    push_backend(L, 1, ops->pick(box->up, tried));
+    return 1;
+}
+
+static int b_wrr(lua_State *L) { return pick_with(L, &lb_wrr); }
+static int b_random(lua_State *L) { return pick_with(L, &lb_random); }
+static int b_least_conn(lua_State *L) { return pick_with(L, &lb_least_conn); }
+
+static const luaL_Reg list_methods[] = {
+    { "wrr", b_wrr },
+    { "random", b_random },
+    { "least_conn", b_least_conn },
+    { NULL, NULL },
+};
+
+static int backends_index(lua_State *L)
+{
+    struct backends_box *box = check_backends(L, 1);
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        lua_Integer i = luaL_checkinteger(L, 2);
+        push_backend(L, 1, (i >= 1 && i <= (lua_Integer)box->up->n) ? (int)i - 1 : -1);
+        return 1;
+    }
+    const char *k = luaL_checkstring(L, 2);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    if (strcmp(k, "name") == 0)
+        lua_pushstring(L, box->up->cfg->name);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int backends_len(lua_State *L)
+{
+    lua_pushinteger(L, check_backends(L, 1)->up->n);
+    return 1;
+}
+
+static int backend_index(lua_State *L)
+{
+    struct backend *b = check_backend(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "addr") == 0)
+        lua_pushstring(L, b->cfg->spec);
+    else if (strcmp(k, "host") == 0)
+        lua_pushstring(L, b->cfg->host);
+    else if (strcmp(k, "port") == 0)
+        lua_pushinteger(L, b->cfg->port);
+    else if (strcmp(k, "weight") == 0)
+        lua_pushinteger(L, b->cfg->weight);
+    else if (strcmp(k, "index") == 0)
+        lua_pushinteger(L, (lua_Integer)b->index + 1);
+    else if (strcmp(k, "healthy") == 0)
+        lua_pushboolean(L, b->healthy);
+    else if (strcmp(k, "inflight") == 0)
+        lua_pushinteger(L, b->inflight);
+    else if (strcmp(k, "requests") == 0)
+        lua_pushinteger(L, (lua_Integer)b->requests);
+    else if (strcmp(k, "failures") == 0)
+        lua_pushinteger(L, (lua_Integer)b->failures);
+    else if (strcmp(k, "tried") == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, b->up->lua_ref);
+        struct backends_box *box = lua_touserdata(L, -1);
+        lua_pushboolean(L, box && box->r && lb_is_tried(&box->r->tried, b->index));
+    } else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int backend_tostring(lua_State *L)
+{
+    lua_pushfstring(L, "luxy.backend (%s)", check_backend(L, 1)->cfg->spec);
+    return 1;
+}
+
+void api_backends_open(lua_State *L)
+{
+    luaL_newmetatable(L, BACKENDS_CLASS); /* stack: [mt] */
+    luaL_newlib(L, list_methods);         /* [mt, methods] */
+    lua_pushcclosure(L, backends_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, backends_len);
+    lua_setfield(L, -2, "__len");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, BACKEND_CLASS);
+    lua_pushcfunction(L, backend_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, backend_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,97 @@
+/* api_headers.c - header access shared by luxy.request and luxy.response.
+ * Strings from Lua are copied into the request's arena: they live exactly
+ * as long as the exchange. */
+#include <lauxlib.h>
+
+#include "api.h"
+
+struct slice api_arena_string(lua_State *L, struct arena *a, int idx)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    return slice_make(arena_strndup(a, s, len), len);
+}
+
+static struct slice check_name(lua_State *L, int idx)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    struct slice name = slice_make(s, len);
+    if (!headers_valid_name(name))
+        luaL_argerror(L, idx, "invalid header name");
+    return name;
+}
+
+int api_headers_get(lua_State *L, const struct headers *h, int name_idx)
+{
+    struct slice name = check_name(L, name_idx);
+    int i = headers_find(h, name, 0);
+    if (i < 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    /* several fields with one name read as one comma-joined value */
+    int next = headers_find(h, name, (unsigned)i + 1);
+    if (next < 0) {
+        lua_pushlstring(L, h->v[i].value.ptr, h->v[i].value.len);
+        return 1;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int k = i; k >= 0; k = headers_find(h, name, (unsigned)k + 1)) {
+        if (k != i)
+            luaL_addlstring(&b, ", ", 2);
+        luaL_addlstring(&b, h->v[k].value.ptr, h->v[k].value.len);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+int api_headers_table(lua_State *L, const struct headers *h)
+{
+    /* { ["content-type"] = "text/html", ... }: lower-case names, joined
+     * duplicates, so scripts can index without caring about case */
+    lua_createtable(L, 0, (int)h->n);
+    for (unsigned i = 0; i < h->n; i++) {
+        char lower[256];
+        size_t n = min(h->v[i].name.len, sizeof(lower));
+        for (size_t k = 0; k < n; k++) {
+            char ch = h->v[i].name.ptr[k];
+            lower[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        }
+        lua_pushlstring(L, lower, n);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, -3) == LUA_TSTRING) {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, h->v[i].value.ptr, h->v[i].value.len);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, h->v[i].value.ptr, h->v[i].value.len);
+        }
+        lua_rawset(L, -3);
+    }
+    return 1;
+}
+
+void api_headers_set(lua_State *L, struct headers *h, struct arena *a, int name_idx, int value_idx,
+                     int replace)
+{
+    struct slice name = check_name(L, name_idx);
+    size_t len;
+    const char *v = luaL_tolstring(L, value_idx, &len); /* numbers welcome */
+    if (!headers_valid_value(slice_make(v, len)))
+        luaL_argerror(L, value_idx, "header value contains CR, LF or another control character");
+    struct slice n = slice_make(arena_strndup(a, name.ptr, name.len), name.len);
+    struct slice val = slice_make(arena_strndup(a, v, len), len);
+    lua_pop(L, 1);
+    if (replace)
+        headers_set(h, a, n, val);
+    else
+        headers_add(h, a, n, val);
+}
+
+void api_headers_del(lua_State *L, struct headers *h, int name_idx)
+{
+    headers_del(h, check_name(L, name_idx));
+}

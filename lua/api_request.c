@@ -1,0 +1,285 @@
+/* api_request.c - the luxy.request class: a userdata boxing a struct
+ * request pointer, wiped when the request ends so that a reference a
+ * script kept errors cleanly instead of touching freed memory.
+ * Reading works in every hook; changing the request only in on_request,
+ * before anything has been sent. */
+#include <lauxlib.h>
+#include <stdlib.h>
+
+#include "../core/addr.h"
+#include "../core/conn.h"
+#include "../core/config.h"
+#include "../core/request.h"
+#include "../core/upstream.h"
+#include "api.h"
+#include "hooks.h"
+
+#define REQUEST_CLASS "luxy.request"
+
+static struct request *check_request(lua_State *L, int idx)
+{
+    struct request **box = luaL_checkudata(L, idx, REQUEST_CLASS);
+    luaL_argcheck(L, *box != NULL, idx, "request already finished");
+    return *box;
+}
+
+static void check_mutable(lua_State *L, const char *what)
+{
+    if (vm_of(L)->current_hook != HOOK_ON_REQUEST)
+        luaL_error(L, "%s is only allowed in on_request (the request has been sent)", what);
+}
+
+void api_push_request(lua_State *L, struct request *r)
+{
+    if (r->lua_req_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->lua_req_ref);
+        return;
+    }
+    struct request **box = lua_newuserdatauv(L, sizeof(*box), 0);
+    *box = r;
+    luaL_setmetatable(L, REQUEST_CLASS);
+    lua_pushvalue(L, -1);
+    r->lua_req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void wipe(lua_State *L, int *ref)
+{
+    if (*ref == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+    void **box = lua_touserdata(L, -1);
+    if (box)
+        *box = NULL;
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    *ref = LUA_NOREF;
+}
+
+void api_request_end(lua_State *L, struct request *r)
+{
+    wipe(L, &r->lua_req_ref);
+    wipe(L, &r->lua_res_ref);
+    if (r->lua_ctx_ref != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, r->lua_ctx_ref);
+        r->lua_ctx_ref = LUA_NOREF;
+    }
+}
+
+/* ---- methods ---- */
+
+static int req_header(lua_State *L)
+{
+    return api_headers_get(L, &check_request(L, 1)->head.headers, 2);
+}
+
+static int req_headers(lua_State *L)
+{
+    return api_headers_table(L, &check_request(L, 1)->head.headers);
+}
+
+static int req_set_header(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    check_mutable(L, "req:set_header()");
+    api_headers_set(L, &r->head.headers, &r->arena, 2, 3, 1);
+    return 0;
+}
+
+static int req_add_header(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    check_mutable(L, "req:add_header()");
+    api_headers_set(L, &r->head.headers, &r->arena, 2, 3, 0);
+    return 0;
+}
+
+static int req_del_header(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    check_mutable(L, "req:del_header()");
+    api_headers_del(L, &r->head.headers, 2);
+    return 0;
+}
+
+/* req:respond(status [, body [, headers]]): answer here; nothing is sent to
+ * a backend. headers: { name = "value" or { "v1", "v2" } }. */
+static int req_respond(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    check_mutable(L, "req:respond()");
+    lua_Integer status = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, status >= 200 && status <= 999, 2, "status must be between 200 and 999");
+    struct slice body = lua_isnoneornil(L, 3) ? slice_make("", 0) : api_arena_string(L, &r->arena, 3);
+    headers_init(&r->local_headers);
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 4)) { /* stack: [..., name, value] */
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return luaL_argerror(L, 4, "header names must be strings");
+            if (lua_istable(L, -1)) {
+                lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+                for (lua_Integer i = 1; i <= n; i++) {
+                    lua_rawgeti(L, -1, i);
+                    api_headers_set(L, &r->local_headers, &r->arena, -3, -1, 0);
+                    lua_pop(L, 1);
+                }
+            } else {
+                api_headers_set(L, &r->local_headers, &r->arena, -2, -1, 0);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    r->local_body = body;
+    r->local_status = (unsigned)status;
+    return 0;
+}
+
+/* req:client_in("10.0.0.0/8"): is the client's address in that network? */
+static int req_client_in(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    struct cidr c;
+    if (cidr_parse(luaL_checkstring(L, 2), &c) == -1)
+        return luaL_argerror(L, 2, "not a network such as \"10.0.0.0/8\"");
+    lua_pushboolean(L, cidr_match(&c, &r->conn->peer));
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    { "header", req_header },         { "headers", req_headers },
+    { "set_header", req_set_header }, { "add_header", req_add_header },
+    { "del_header", req_del_header }, { "respond", req_respond },
+    { "client_in", req_client_in },   { NULL, NULL },
+};
+
+/* ---- properties ---- */
+
+static void push_slice(lua_State *L, struct slice s)
+{
+    if (s.ptr)
+        lua_pushlstring(L, s.ptr, s.len);
+    else
+        lua_pushnil(L);
+}
+
+static void push_ctx(lua_State *L, struct request *r)
+{
+    if (r->lua_ctx_ref == LUA_NOREF) {
+        lua_newtable(L);
+        r->lua_ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->lua_ctx_ref);
+}
+
+static int req_index(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1; /* a method */
+    lua_pop(L, 1);
+    if (strcmp(k, "method") == 0)
+        lua_pushstring(L, http_method_str(r->head.method));
+    else if (strcmp(k, "path") == 0)
+        push_slice(L, r->path);
+    else if (strcmp(k, "query") == 0)
+        push_slice(L, r->query);
+    else if (strcmp(k, "uri") == 0)
+        push_slice(L, r->head.target);
+    else if (strcmp(k, "host") == 0)
+        push_slice(L, r->origin_host.ptr ? r->origin_host : headers_get(&r->head.headers, SLICE_LIT("Host")));
+    else if (strcmp(k, "origin") == 0) {
+        if (r->origin_host.ptr)
+            lua_pushfstring(L, memchr(r->origin_host.ptr, ':', r->origin_host.len) ? "[%s]:%d" : "%s:%d",
+                            arena_strndup(&r->arena, r->origin_host.ptr, r->origin_host.len),
+                            (int)r->origin_port);
+        else
+            lua_pushnil(L);
+    } else if (strcmp(k, "port") == 0)
+        r->origin_port ? lua_pushinteger(L, r->origin_port) : lua_pushnil(L);
+    else if (strcmp(k, "scheme") == 0)
+        lua_pushliteral(L, "http");
+    else if (strcmp(k, "version") == 0)
+        lua_pushstring(L, r->head.minor == 0 ? "1.0" : "1.1");
+    else if (strcmp(k, "client_ip") == 0)
+        lua_pushlstring(L, r->conn->peer_ip, r->conn->peer_ip_len);
+    else if (strcmp(k, "client_port") == 0)
+        lua_pushinteger(L, addr_port(&r->conn->peer));
+    else if (strcmp(k, "mode") == 0)
+        lua_pushstring(L, r->conn->lc->mode == MODE_FORWARD ? "forward" : "reverse");
+    else if (strcmp(k, "listener") == 0)
+        lua_pushstring(L, r->conn->lc->spec);
+    else if (strcmp(k, "upstream") == 0)
+        push_slice(L, r->upstream_name.len ? r->upstream_name : SLICE_NULL);
+    else if (strcmp(k, "ctx") == 0)
+        push_ctx(L, r);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* Path and query go into the request line: no spaces, controls or '#'. */
+static struct slice check_target_part(lua_State *L, struct request *r, int idx, bool path)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    if (path && (len == 0 || s[0] != '/'))
+        luaL_argerror(L, idx, "a path starts with '/'");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c == 0x7f || c == '#' || (path && c == '?'))
+            luaL_argerror(L, idx, path ? "invalid character in path" : "invalid character in query");
+    }
+    return slice_make(arena_strndup(&r->arena, s, len), len);
+}
+
+static int req_newindex(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    check_mutable(L, "changing the request");
+    if (strcmp(k, "path") == 0) {
+        r->path = check_target_part(L, r, 3, true);
+    } else if (strcmp(k, "query") == 0) {
+        r->query = lua_isnil(L, 3) ? SLICE_NULL : check_target_part(L, r, 3, false);
+    } else if (strcmp(k, "upstream") == 0) {
+        if (lua_isnil(L, 3)) {
+            r->upstream_name = SLICE_NULL;
+            return 0;
+        }
+        size_t len;
+        const char *name = luaL_checklstring(L, 3, &len);
+        if (upstream_find(r->w, name, len) == NULL)
+            return luaL_error(L, "unknown upstream '%s'", name);
+        r->upstream_name = slice_make(arena_strndup(&r->arena, name, len), len);
+    } else {
+        return luaL_error(L, "request field '%s' cannot be set", k);
+    }
+    return 0;
+}
+
+static int req_tostring(lua_State *L)
+{
+    struct request **box = luaL_checkudata(L, 1, REQUEST_CLASS);
+    if (*box == NULL)
+        lua_pushliteral(L, "luxy.request (finished)");
+    else
+        lua_pushfstring(L, "luxy.request (%s %s)", http_method_str((*box)->head.method),
+                        (*box)->path.ptr ? arena_strndup(&(*box)->arena, (*box)->path.ptr, (*box)->path.len) : "");
+    return 1;
+}
+
+void api_request_open(lua_State *L)
+{
+    luaL_newmetatable(L, REQUEST_CLASS); /* stack: [mt] */
+    luaL_newlib(L, methods);             /* [mt, methods] */
+    lua_pushcclosure(L, req_index, 1);   /* [mt, index] */
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, req_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, req_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}

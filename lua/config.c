@@ -1,0 +1,747 @@
+/* config.c (lua/) - the configuration language, in C.
+ * Each directive checks its table strictly (an unknown option is an error
+ * naming the options it knows: typos fail at load, not in production) and
+ * raises with luaL_error, so messages carry the user's file:line. */
+#include "config.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/config.h"
+#include "../core/headers.h"
+#include "../core/lb.h"
+#include "../core/log.h"
+#include "../core/luxy.h"
+#include "embedded.h"
+#include "hooks.h"
+#include "vm.h"
+
+/* ---- values ---- */
+
+int config_parse_duration(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0 || !isfinite(v))
+        return -1;
+    if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+        *out = v;
+    else if (strcmp(end, "ms") == 0)
+        *out = v / 1000;
+    else if (strcmp(end, "m") == 0)
+        *out = v * 60;
+    else if (strcmp(end, "h") == 0)
+        *out = v * 3600;
+    else
+        return -1;
+    return 0;
+}
+
+int config_parse_size(const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0 || !isfinite(v))
+        return -1;
+    static const struct { const char *unit; double mult; } units[] = {
+        { "", 1 },          { "B", 1 },          { "K", 1024 },       { "KB", 1024 },
+        { "M", 1048576 },   { "MB", 1048576 },   { "G", 1073741824 }, { "GB", 1073741824 },
+    };
+    for (size_t i = 0; i < countof(units); i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            double bytes = v * units[i].mult;
+            if (bytes > 1e18)
+                return -1;
+            *out = (unsigned long long)bytes;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- reading option tables ---- */
+
+static struct config *building(lua_State *L)
+{
+    return vm_of(L)->building;
+}
+
+/* Every string key of table t must be one of names (NULL-terminated). */
+static void check_keys(lua_State *L, int t, const char *what, const char *const *names,
+                       bool positional)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TNUMBER && positional)
+            continue;
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            luaL_error(L, "%s: unexpected %s key", what, luaL_typename(L, -1));
+            return;
+        }
+        const char *k = lua_tostring(L, -1);
+        bool known = false;
+        for (const char *const *n = names; *n && !known; n++)
+            known = strcmp(*n, k) == 0;
+        if (!known) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (const char *const *n = names; *n; n++) {
+                if (n != names)
+                    luaL_addstring(&b, ", ");
+                luaL_addstring(&b, *n);
+            }
+            luaL_pushresult(&b);
+            luaL_error(L, "%s: unknown option '%s' (known: %s)", what, k, lua_tostring(L, -1));
+            return;
+        }
+    }
+}
+
+/* stack: [...] -> [...]; the field's value is checked and converted. */
+static bool opt_field(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return false;
+    }
+    return true; /* value on top; the caller pops */
+}
+
+static double opt_duration(lua_State *L, int t, const char *what, const char *k, double dflt)
+{
+    if (!opt_field(L, t, k))
+        return dflt;
+    double v;
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        v = lua_tonumber(L, -1);
+        if (v < 0)
+            luaL_error(L, "%s: %s must not be negative", what, k);
+    } else if (lua_type(L, -1) != LUA_TSTRING || config_parse_duration(lua_tostring(L, -1), &v)) {
+        luaL_error(L, "%s: %s must be a duration such as 10, \"10s\" or \"250ms\"", what, k);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static unsigned long long opt_size(lua_State *L, int t, const char *what, const char *k,
+                                   unsigned long long dflt, bool allow_false)
+{
+    if (!opt_field(L, t, k))
+        return dflt;
+    unsigned long long v = 0;
+    if (allow_false && lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+        v = 0;
+    } else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0) {
+        v = (unsigned long long)lua_tointeger(L, -1);
+    } else if (lua_type(L, -1) != LUA_TSTRING || config_parse_size(lua_tostring(L, -1), &v)) {
+        luaL_error(L, "%s: %s must be a size such as 4096, \"32KB\" or \"1MB\"%s", what, k,
+                   allow_false ? " (or false: no limit)" : "");
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static long long opt_int(lua_State *L, int t, const char *what, const char *k, long long dflt,
+                         long long lo, long long hi)
+{
+    if (!opt_field(L, t, k))
+        return dflt;
+    if (!lua_isinteger(L, -1))
+        luaL_error(L, "%s: %s must be an integer", what, k);
+    long long v = lua_tointeger(L, -1);
+    if (v < lo || v > hi)
+        luaL_error(L, "%s: %s must be between %I and %I", what, k, (lua_Integer)lo, (lua_Integer)hi);
+    lua_pop(L, 1);
+    return v;
+}
+
+static bool opt_bool(lua_State *L, int t, const char *what, const char *k, bool dflt)
+{
+    if (!opt_field(L, t, k))
+        return dflt;
+    if (!lua_isboolean(L, -1))
+        luaL_error(L, "%s: %s must be true or false", what, k);
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static char *opt_string(lua_State *L, int t, const char *what, const char *k, const char *dflt)
+{
+    if (!opt_field(L, t, k))
+        return dflt ? xstrdup(dflt) : NULL;
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "%s: %s must be a string", what, k);
+    char *v = xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return v;
+}
+
+/* ---- listen ---- */
+
+static void parse_allow(lua_State *L, int t, struct listener_config *l, const char *what)
+{
+    if (!opt_field(L, t, "allow"))
+        return;
+    int a = lua_gettop(L);
+    if (lua_type(L, a) == LUA_TSTRING) {
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, a);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, a);
+    }
+    if (!lua_istable(L, a))
+        luaL_error(L, "%s: allow must be a list of networks such as { \"127.0.0.0/8\" }", what);
+    unsigned n = (unsigned)lua_rawlen(L, a);
+    if (n == 0)
+        luaL_error(L, "%s: allow is empty, nobody could connect (everyone: { \"0.0.0.0/0\", \"::/0\" })", what);
+    l->allow = xcalloc(n, sizeof(*l->allow));
+    for (unsigned i = 0; i < n; i++) {
+        lua_rawgeti(L, a, (lua_Integer)i + 1);
+        const char *s = lua_tostring(L, -1);
+        if (s == NULL || cidr_parse(s, &l->allow[i]) == -1)
+            luaL_error(L, "%s: allow[%d] is not a network such as \"10.0.0.0/8\"", what, (int)i + 1);
+        lua_pop(L, 1);
+    }
+    l->nallow = n;
+    lua_pop(L, 1);
+}
+
+static void parse_connect_ports(lua_State *L, int t, struct listener_config *l, const char *what)
+{
+    if (!opt_field(L, t, "connect_ports"))
+        return;
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: connect_ports must be a list of ports such as { 443 }", what);
+    unsigned n = (unsigned)lua_rawlen(L, -1);
+    l->connect_ports = xcalloc(n ? n : 1, sizeof(*l->connect_ports));
+    for (unsigned i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        lua_Integer p = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+        if (p < 1 || p > 65535)
+            luaL_error(L, "%s: connect_ports[%d] is not a port", what, (int)i + 1);
+        l->connect_ports[i] = (uint16_t)p;
+        lua_pop(L, 1);
+    }
+    l->nconnect_ports = n;
+    lua_pop(L, 1);
+}
+
+static void set_default_allow_loopback(struct listener_config *l)
+{
+    /* a forward proxy open to the world is an abuse magnet: without an
+     * explicit allow list only this host may use it */
+    l->allow = xcalloc(2, sizeof(*l->allow));
+    cidr_parse("127.0.0.0/8", &l->allow[0]);
+    cidr_parse("::1", &l->allow[1]);
+    l->nallow = 2;
+}
+
+static int dsl_listen(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    if (lua_type(L, 1) == LUA_TSTRING) { /* listen "0.0.0.0:8080" */
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, 1);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, 1);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "mode", "allow", "upstream", "connect_ports", "via",
+                                        "x_forwarded", "backlog", NULL };
+    lua_rawgeti(L, 1, 1);
+    const char *spec = lua_tostring(L, -1);
+    if (spec == NULL)
+        return luaL_error(L, "listen: the first item must be an address such as \"127.0.0.1:8080\"");
+    char what[160];
+    snprintf(what, sizeof(what), "listen %s", spec);
+    check_keys(L, 1, what, keys, true);
+    if (lua_rawlen(L, 1) != 1)
+        return luaL_error(L, "%s: one address per listen", what);
+
+    c->listeners = xrealloc(c->listeners, (c->nlisteners + 1) * sizeof(*c->listeners));
+    struct listener_config *l = &c->listeners[c->nlisteners++];
+    memset(l, 0, sizeof(*l));
+    l->spec = xstrdup(spec);
+    char host[ADDR_HOSTLEN];
+    uint16_t port;
+    const char *err;
+    if (addr_split(spec, strlen(spec), host, &port, 0, &err) == -1)
+        return luaL_error(L, "%s: %s", what, err);
+    if (addr_from_ip(host, port, &l->addr) == -1)
+        return luaL_error(L, "%s: listen addresses must be IP addresses (\"0.0.0.0\", \"[::]\")", what);
+    char *mode = opt_string(L, 1, what, "mode", "reverse");
+    bool known_mode = strcmp(mode, "reverse") == 0 || strcmp(mode, "forward") == 0;
+    l->mode = strcmp(mode, "forward") == 0 ? MODE_FORWARD : MODE_REVERSE;
+    free(mode);
+    if (!known_mode)
+        return luaL_error(L, "%s: mode must be \"reverse\" or \"forward\"", what);
+    parse_allow(L, 1, l, what);
+    if (l->nallow == 0 && l->mode == MODE_FORWARD)
+        set_default_allow_loopback(l);
+    parse_connect_ports(L, 1, l, what);
+    l->upstream = opt_string(L, 1, what, "upstream", NULL);
+    if (opt_field(L, 1, "via")) {
+        if (lua_isboolean(L, -1))
+            l->via = lua_toboolean(L, -1) ? xstrdup("luxy") : NULL;
+        else if (lua_type(L, -1) == LUA_TSTRING && headers_valid_value(slice_make(lua_tostring(L, -1), lua_rawlen(L, -1))))
+            l->via = xstrdup(lua_tostring(L, -1));
+        else
+            return luaL_error(L, "%s: via must be true, false or a name", what);
+        lua_pop(L, 1);
+    } else {
+        l->via = xstrdup("luxy");
+    }
+    l->x_forwarded = opt_bool(L, 1, what, "x_forwarded", true);
+    l->backlog = (int)opt_int(L, 1, what, "backlog", 511, 1, 65535);
+    return 0;
+}
+
+/* ---- upstream ---- */
+
+static void parse_server(lua_State *L, int idx, struct upstream_config *u, const char *what)
+{
+    struct server_config *s = &u->servers[u->nservers++];
+    memset(s, 0, sizeof(*s));
+    s->weight = 1;
+    const char *spec;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        spec = lua_tostring(L, idx);
+    } else if (lua_istable(L, idx)) {
+        static const char *const keys[] = { "weight", NULL };
+        check_keys(L, idx, what, keys, true);
+        lua_rawgeti(L, idx, 1);
+        spec = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        if (spec == NULL)
+            luaL_error(L, "%s: a server table starts with its address: { \"10.0.0.1:80\", weight = 2 }", what);
+        s->weight = (unsigned)opt_int(L, idx, what, "weight", 1, 1, 1000);
+    } else {
+        luaL_error(L, "%s: servers are \"host:port\" or { \"host:port\", weight = N }", what);
+        return;
+    }
+    s->spec = xstrdup(spec);
+    char host[ADDR_HOSTLEN];
+    const char *err;
+    if (addr_split(spec, strlen(spec), host, &s->port, 0, &err) == -1)
+        luaL_error(L, "%s: server '%s': %s", what, spec, err);
+    s->host = xstrdup(host);
+}
+
+static int dsl_upstream_body(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    char what[160];
+    snprintf(what, sizeof(what), "upstream %s", name);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "balance", "tries", "resolve_every", "keepalive", NULL };
+    check_keys(L, 1, what, keys, true);
+    if (config_upstream(c, name))
+        return luaL_error(L, "%s: defined twice", what);
+    unsigned n = (unsigned)lua_rawlen(L, 1);
+    if (n == 0)
+        return luaL_error(L, "%s: no servers", what);
+    if (n > LB_MAX_SERVERS)
+        return luaL_error(L, "%s: at most %d servers", what, LB_MAX_SERVERS);
+    c->upstreams = xrealloc(c->upstreams, (c->nupstreams + 1) * sizeof(*c->upstreams));
+    struct upstream_config *u = &c->upstreams[c->nupstreams++];
+    memset(u, 0, sizeof(*u));
+    u->name = xstrdup(name);
+    u->servers = xcalloc(n, sizeof(*u->servers));
+    for (unsigned i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        parse_server(L, lua_gettop(L), u, what);
+        lua_pop(L, 1);
+    }
+    u->balance = opt_string(L, 1, what, "balance", "wrr");
+    if (lb_find(u->balance) == NULL)
+        return luaL_error(L, "%s: unknown balance '%s' (known: %s)", what, u->balance, lb_names());
+    u->tries = (unsigned)opt_int(L, 1, what, "tries", 0, 0, LB_MAX_SERVERS);
+    u->resolve_every = opt_duration(L, 1, what, "resolve_every", 30);
+    u->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 32, 0, 100000);
+    return 0;
+}
+
+/* upstream "name" { ... }: the name call returns the function that takes
+ * the table. */
+static int dsl_upstream(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    if (!headers_valid_name(slice_make(name, strlen(name))))
+        return luaL_error(L, "upstream: invalid name '%s' (letters, digits, - and _)", name);
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, dsl_upstream_body, 1);
+    return 1;
+}
+
+/* ---- global settings ---- */
+
+static int dsl_workers(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    if (lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), "auto") == 0) {
+        c->workers = 0;
+        return 0;
+    }
+    lua_Integer n = lua_isinteger(L, 1) ? lua_tointeger(L, 1) : 0;
+    if (n < 1 || n > 256)
+        return luaL_error(L, "workers: a number from 1 to 256, or \"auto\"");
+    c->workers = (unsigned)n;
+    return 0;
+}
+
+static int dsl_timeouts(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "client_header", "client_body", "client_idle", "send",
+                                        "backend_connect", "backend_read", "backend_idle",
+                                        "tunnel_idle", "grace", NULL };
+    check_keys(L, 1, "timeouts", keys, false);
+    struct timeouts_config *t = &c->timeouts;
+    double *fields[] = { &t->client_header, &t->client_body, &t->client_idle, &t->send,
+                         &t->backend_connect, &t->backend_read, &t->backend_idle,
+                         &t->tunnel_idle, &t->grace };
+    for (size_t i = 0; i < countof(fields); i++) {
+        *fields[i] = opt_duration(L, 1, "timeouts", keys[i], *fields[i]);
+        if (*fields[i] <= 0 && strcmp(keys[i], "grace") != 0)
+            return luaL_error(L, "timeouts: %s must be more than 0", keys[i]);
+    }
+    return 0;
+}
+
+static int dsl_limits(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "head_size", "request_line", "header_fields", "body_size",
+                                        "response_head_size", "max_connections", NULL };
+    check_keys(L, 1, "limits", keys, false);
+    struct limits_config *l = &c->limits;
+    l->head_size = (size_t)opt_size(L, 1, "limits", "head_size", l->head_size, false);
+    l->request_line = (size_t)opt_size(L, 1, "limits", "request_line", l->request_line, false);
+    l->header_fields = (unsigned)opt_int(L, 1, "limits", "header_fields", l->header_fields, 1, 10000);
+    l->body_size = opt_size(L, 1, "limits", "body_size", l->body_size, true);
+    l->response_head_size = (size_t)opt_size(L, 1, "limits", "response_head_size", l->response_head_size, false);
+    l->max_connections = (unsigned)opt_int(L, 1, "limits", "max_connections", l->max_connections, 1, 10000000);
+    if (l->head_size < 1024 || l->head_size > (1u << 24) || l->response_head_size < 1024 ||
+        l->response_head_size > (1u << 24))
+        return luaL_error(L, "limits: head sizes must be between 1KB and 16MB");
+    if (l->request_line < 64 || l->request_line > l->head_size)
+        return luaL_error(L, "limits: request_line must be between 64 bytes and head_size");
+    return 0;
+}
+
+static int dsl_lua(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "memory", "instructions", NULL };
+    check_keys(L, 1, "lua", keys, false);
+    c->lua.memory = (size_t)opt_size(L, 1, "lua", "memory", c->lua.memory, false);
+    c->lua.instructions = (unsigned long)opt_int(L, 1, "lua", "instructions",
+                                                 (long long)c->lua.instructions, 1000, 2000000000);
+    if (c->lua.memory < (1u << 20))
+        return luaL_error(L, "lua: memory must be at least 1MB");
+    return 0;
+}
+
+static int dsl_logs(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "level", "error", "access", NULL };
+    check_keys(L, 1, "logs", keys, false);
+    char *level = opt_string(L, 1, "logs", "level", NULL);
+    if (level) {
+        int lv = log_level_parse(level);
+        free(level);
+        if (lv < 0)
+            return luaL_error(L, "logs: level must be error, warn, info or debug");
+        c->log_level = lv;
+    }
+    char *e = opt_string(L, 1, "logs", "error", NULL);
+    if (e) {
+        free(c->error_log);
+        c->error_log = e;
+    }
+    if (opt_field(L, 1, "access")) {
+        free(c->access_log);
+        if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
+            c->access_log = NULL;
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            c->access_log = xstrdup(lua_tostring(L, -1));
+        else
+            return luaL_error(L, "logs: access must be a path, \"stdout\", \"stderr\" or false");
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int dsl_resolver(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "servers", "timeout", "attempts", "max_ttl", "neg_ttl",
+                                        "hosts", NULL };
+    check_keys(L, 1, "resolver", keys, false);
+    struct resolve_config *r = &c->resolver;
+    if (opt_field(L, 1, "servers")) { /* stack: [..., list] */
+        int list = lua_gettop(L);
+        if (!lua_istable(L, list))
+            return luaL_error(L, "resolver: servers must be a list such as { \"127.0.0.1:53\" }");
+        lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, list, i);
+            const char *s = lua_tostring(L, -1);
+            char host[ADDR_HOSTLEN];
+            uint16_t port;
+            const char *err;
+            union sockaddr_u a;
+            if (s == NULL || addr_split(s, strlen(s), host, &port, 53, &err) == -1 ||
+                addr_from_ip(host, port, &a) == -1)
+                return luaL_error(L, "resolver: servers[%d] is not \"ip[:port]\"", (int)i);
+            lua_pop(L, 1);
+            char norm[ADDR_STRLEN];
+            addr_format(&a, norm, sizeof(norm), true);
+            if (i > 1)
+                luaL_addchar(&b, ',');
+            luaL_addstring(&b, norm);
+        }
+        luaL_pushresult(&b); /* [..., list, csv] */
+        free(c->resolver_servers);
+        c->resolver_servers = xstrdup(lua_tostring(L, -1));
+        r->servers = c->resolver_servers;
+        lua_pop(L, 2);
+    }
+    double t = opt_duration(L, 1, "resolver", "timeout", r->timeout_ms / 1000.0);
+    r->timeout_ms = (unsigned)(t * 1000);
+    if (r->timeout_ms < 10)
+        return luaL_error(L, "resolver: timeout must be at least 10ms");
+    r->attempts = (unsigned)opt_int(L, 1, "resolver", "attempts", r->attempts, 1, 10);
+    r->max_ttl = (unsigned)opt_duration(L, 1, "resolver", "max_ttl", r->max_ttl);
+    r->neg_ttl = (unsigned)opt_duration(L, 1, "resolver", "neg_ttl", r->neg_ttl);
+    if (opt_field(L, 1, "hosts")) {
+        free((char *)r->hosts_path);
+        if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
+            r->hosts_path = xstrdup("");
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            r->hosts_path = xstrdup(lua_tostring(L, -1));
+        else
+            return luaL_error(L, "resolver: hosts must be a path or false");
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int dsl_fail_open(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, 1);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, 1);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        const char *name = lua_tostring(L, -1);
+        int h = name ? hooks_parse_name(name) : -1;
+        if (h < 0)
+            return luaL_error(L, "fail_open: '%s' is not a hook (on_request, select_backend, on_response)",
+                              name ? name : "?");
+        c->fail_open |= 1u << h;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+void config_open_dsl(lua_State *L)
+{
+    static const luaL_Reg dsl[] = {
+        { "listen", dsl_listen },     { "upstream", dsl_upstream }, { "workers", dsl_workers },
+        { "timeouts", dsl_timeouts }, { "limits", dsl_limits },     { "lua", dsl_lua },
+        { "logs", dsl_logs },         { "resolver", dsl_resolver }, { "fail_open", dsl_fail_open },
+    };
+    for (size_t i = 0; i < countof(dsl); i++)
+        lua_register(L, dsl[i].name, dsl[i].func);
+}
+
+/* ---- loading ---- */
+
+static char *read_config_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 8192, n = 0, got;
+    char *data = xmalloc(cap + 1);
+    while ((got = fread(data + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            data = xrealloc(data, (cap *= 2) + 1);
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        snprintf(err, errlen, "cannot read %s", path);
+        free(data);
+        return NULL;
+    }
+    data[n] = '\0';
+    if (strlen(data) != n) {
+        snprintf(err, errlen, "%s: contains a NUL byte (not a Lua text file)", path);
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* Blocking resolution: only at load, in the main thread, before any
+ * worker loop runs. */
+static int resolve_server(struct server_config *s, char *err, size_t errlen)
+{
+    union sockaddr_u a;
+    if (addr_from_ip(s->host, s->port, &a) == 0) {
+        s->addrs.n = 1;
+        s->addrs.addr[0] = a;
+        return 0;
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res;
+    int rc = getaddrinfo(s->host, NULL, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", s->host, gai_strerror(rc));
+        return -1;
+    }
+    for (int family = 0; family < 2; family++) { /* IPv4 first, as the resolver does */
+        for (struct addrinfo *i = res; i && s->addrs.n < RESOLVE_MAX_ADDRS; i = i->ai_next) {
+            if (i->ai_family != (family ? AF_INET6 : AF_INET))
+                continue;
+            union sockaddr_u *d = &s->addrs.addr[s->addrs.n++];
+            memset(d, 0, sizeof(*d));
+            memcpy(d, i->ai_addr, i->ai_addrlen);
+            addr_set_port(d, s->port);
+        }
+    }
+    freeaddrinfo(res);
+    if (s->addrs.n == 0) {
+        snprintf(err, errlen, "'%s' has no IPv4 or IPv6 address", s->host);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_config(struct config *c, bool has_router, char *err, size_t errlen)
+{
+    if (c->nlisteners == 0) {
+        snprintf(err, errlen, "%s: no listen { ... } directive", c->path);
+        return -1;
+    }
+    for (unsigned i = 0; i < c->nlisteners; i++) {
+        struct listener_config *l = &c->listeners[i];
+        for (unsigned k = 0; k < i; k++) {
+            if (addr_equal(&c->listeners[k].addr, &l->addr)) {
+                snprintf(err, errlen, "%s: %s is listened on twice", c->path, l->spec);
+                return -1;
+            }
+        }
+        if (l->upstream && config_upstream(c, l->upstream) == NULL) {
+            snprintf(err, errlen, "%s: listen %s: upstream '%s' is not defined", c->path, l->spec, l->upstream);
+            return -1;
+        }
+        if (l->mode == MODE_REVERSE && l->upstream == NULL) {
+            if (c->nupstreams == 1) {
+                l->upstream = xstrdup(c->upstreams[0].name);
+            } else if (!has_router) {
+                snprintf(err, errlen, "%s: listen %s: say which upstream it serves (upstream = \"name\") or route in on_request",
+                         c->path, l->spec);
+                return -1;
+            }
+        }
+    }
+    for (unsigned u = 0; u < c->nupstreams; u++) {
+        struct upstream_config *up = &c->upstreams[u];
+        for (unsigned s = 0; s < up->nservers; s++) {
+            char why[256];
+            if (resolve_server(&up->servers[s], why, sizeof(why)) == -1) {
+                snprintf(err, errlen, "%s: upstream %s: %s", c->path, up->name, why);
+                return -1;
+            }
+        }
+    }
+    if (c->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = n > 0 ? (unsigned)min(n, 256L) : 1;
+    }
+    return 0;
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+    config_defaults(cfg);
+    if (path) {
+        cfg->source = read_config_file(path, err, errlen);
+        if (cfg->source == NULL)
+            return -1;
+        cfg->path = xstrdup(path);
+    } else {
+        const struct embedded_file *f = embedded_find(CONFIG_EMBEDDED_DEFAULT);
+        cfg->source = xstrndup(f->data, f->len);
+        cfg->path = xstrdup("(embedded) " CONFIG_EMBEDDED_DEFAULT);
+    }
+    size_t n = strlen(path ? path : CONFIG_EMBEDDED_DEFAULT) + 2;
+    cfg->chunkname = xmalloc(n);
+    snprintf(cfg->chunkname, n, "@%s", path ? path : CONFIG_EMBEDDED_DEFAULT);
+
+    struct vm *vm = vm_new_loader(cfg, 256u << 20, 1000000, err, errlen);
+    if (vm == NULL)
+        return -1;
+    int rc = vm_run_file(vm, cfg->source, strlen(cfg->source), cfg->chunkname, err, errlen);
+    if (rc == 0) {
+        char why[256];
+        rc = hooks_find(vm, why, sizeof(why));
+        if (rc)
+            snprintf(err, errlen, "%s: %s", cfg->path, why);
+    }
+    bool has_router = vm->hook_refs[HOOK_ON_REQUEST] != LUA_NOREF;
+    vm_free(vm);
+    if (rc == 0)
+        rc = check_config(cfg, has_router, err, errlen);
+    return rc;
+}

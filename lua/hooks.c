@@ -1,0 +1,184 @@
+/* hooks.c - calling the policy hooks.
+ * Every call goes through vm_call: a light C function and light userdata
+ * are pushed (neither allocates, so nothing can fail outside the pcall),
+ * and the C function pushes the real arguments under protection.
+ * A hook declared fail-open that errors leaves the request as it was before
+ * the hook ran: what it changed is rolled back from a snapshot. */
+#include "hooks.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/config.h"
+#include "../core/request.h"
+#include "api.h"
+
+const char *const hook_names[HOOK_COUNT] = { "on_request", "select_backend", "on_response" };
+
+int hooks_parse_name(const char *name)
+{
+    for (int i = 0; i < HOOK_COUNT; i++)
+        if (strcmp(name, hook_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int hooks_find(struct vm *vm, char *err, size_t errlen)
+{
+    lua_State *L = vm->L;
+    for (int i = 0; i < HOOK_COUNT; i++) {
+        int t = lua_getglobal(L, hook_names[i]);
+        if (t == LUA_TFUNCTION) {
+            vm->hook_refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+        } else {
+            lua_pop(L, 1);
+            if (t != LUA_TNIL) {
+                snprintf(err, errlen, "%s must be a function, not a %s", hook_names[i],
+                         lua_typename(L, t));
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static bool fails_open(const struct vm *vm, enum hook h)
+{
+    return vm->cfg && (vm->cfg->fail_open & (1u << h));
+}
+
+static void push_hook(lua_State *L, enum hook h)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm_of(L)->hook_refs[h]);
+}
+
+/* ---- snapshots for fail-open hooks ---- */
+
+struct snapshot {
+    struct headers headers;
+    struct slice path, query, upstream;
+    unsigned status;
+};
+
+static struct headers copy_headers(const struct headers *h, struct arena *a)
+{
+    struct headers c = *h;
+    c.v = arena_alloc(a, (h->cap ? h->cap : 1) * sizeof(*c.v));
+    if (h->n)
+        memcpy(c.v, h->v, h->n * sizeof(*c.v));
+    return c;
+}
+
+/* ---- on_request ---- */
+
+static int call_on_request(lua_State *L)
+{
+    struct request *r = lua_touserdata(L, 1);
+    push_hook(L, HOOK_ON_REQUEST);
+    api_push_request(L, r);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+static int run(struct vm *vm, enum hook h, lua_CFunction f, void *a, void *b, void *c)
+{
+    lua_State *L = vm->L;
+    vm->current_hook = h;
+    lua_pushcfunction(L, f);
+    lua_pushlightuserdata(L, a);
+    lua_pushlightuserdata(L, b);
+    lua_pushlightuserdata(L, c);
+    int rc = vm_call(vm, hook_names[h], 3, 0);
+    vm->current_hook = HOOK_NONE;
+    return rc;
+}
+
+int hooks_on_request(struct vm *vm, struct request *r)
+{
+    struct snapshot s = { 0 };
+    bool open = fails_open(vm, HOOK_ON_REQUEST);
+    if (open) {
+        s.headers = copy_headers(&r->head.headers, &r->arena);
+        s.path = r->path, s.query = r->query, s.upstream = r->upstream_name;
+    }
+    if (run(vm, HOOK_ON_REQUEST, call_on_request, r, NULL, NULL) == 0)
+        return HOOK_OK;
+    if (!open)
+        return HOOK_FAILED;
+    r->head.headers = s.headers;
+    r->path = s.path, r->query = s.query, r->upstream_name = s.upstream;
+    r->local_status = 0;
+    headers_init(&r->local_headers);
+    return HOOK_OK;
+}
+
+/* ---- select_backend ---- */
+
+static int call_select_backend(lua_State *L)
+{
+    struct request *r = lua_touserdata(L, 1);
+    struct upstream *up = lua_touserdata(L, 2);
+    int *index = lua_touserdata(L, 3);
+    push_hook(L, HOOK_SELECT_BACKEND);
+    api_push_request(L, r);
+    api_push_backends(L, up, r);
+    lua_call(L, 2, 1);
+    if (lua_isnil(L, -1)) {
+        *index = -1;
+    } else if (lua_isinteger(L, -1)) {
+        lua_Integer i = lua_tointeger(L, -1);
+        if (i < 1 || i > (lua_Integer)LB_MAX_SERVERS)
+            return luaL_error(L, "select_backend returned index %d, out of range", (int)i);
+        *index = (int)i - 1;
+    } else if ((*index = api_backend_index(L, -1)) < 0) {
+        return luaL_error(L, "select_backend must return a backend, its index or nil (got %s)",
+                          luaL_typename(L, -1));
+    }
+    return 0;
+}
+
+int hooks_select_backend(struct vm *vm, struct request *r, struct upstream *up, int *index)
+{
+    *index = -1;
+    int rc = run(vm, HOOK_SELECT_BACKEND, call_select_backend, r, up, index);
+    api_backends_release(vm->L, up);
+    if (rc == 0)
+        return HOOK_OK;
+    return fails_open(vm, HOOK_SELECT_BACKEND) ? HOOK_SKIPPED : HOOK_FAILED;
+}
+
+/* ---- on_response ---- */
+
+static int call_on_response(lua_State *L)
+{
+    struct request *r = lua_touserdata(L, 1);
+    push_hook(L, HOOK_ON_RESPONSE);
+    api_push_request(L, r);
+    api_push_response(L, r);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+int hooks_on_response(struct vm *vm, struct request *r)
+{
+    struct snapshot s = { 0 };
+    bool open = fails_open(vm, HOOK_ON_RESPONSE);
+    if (open) {
+        s.headers = copy_headers(&r->resp.headers, &r->arena);
+        s.status = r->resp.status;
+    }
+    if (run(vm, HOOK_ON_RESPONSE, call_on_response, r, NULL, NULL) == 0)
+        return HOOK_OK;
+    if (!open)
+        return HOOK_FAILED;
+    r->resp.headers = s.headers;
+    r->resp.status = s.status;
+    return HOOK_OK;
+}
+
+void hooks_request_end(struct vm *vm, struct request *r)
+{
+    if (r->lua_req_ref != LUA_NOREF || r->lua_res_ref != LUA_NOREF || r->lua_ctx_ref != LUA_NOREF)
+        api_request_end(vm->L, r);
+}

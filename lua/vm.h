@@ -1,0 +1,58 @@
+/* vm.h - one lua_State per worker (and one for loading the config): the
+ * sandboxed standard library, a bounded allocator, an instruction budget,
+ * and vm_call, the only way the core enters Lua. */
+#ifndef LUXY_VM_H
+#define LUXY_VM_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct worker;
+
+struct vm {
+    lua_State *L;
+    struct worker *w;             /* NULL in the config-loading state */
+    struct config *building;      /* the config being filled (loading state only) */
+    const struct config *cfg;
+    size_t mem_used, mem_limit;
+    unsigned long budget;         /* instructions per call */
+    bool loading;                 /* running the file's top level */
+    int hook_refs[8];             /* indexed by enum hook (hooks.h) */
+    unsigned current_hook;        /* HOOK_NONE or the hook running now */
+    unsigned long errors;
+    char script_dir[512];         /* for require */
+};
+
+/* The vm from inside a Lua C function. */
+static inline struct vm *vm_of(lua_State *L)
+{
+    return *(struct vm **)lua_getextraspace(L);
+}
+
+/* A worker's state: loads cfg->source again (the configuration functions do
+ * nothing the second time) and finds the hooks. NULL with err on failure. */
+struct vm *vm_new(const struct config *cfg, struct worker *w, char *err, size_t errlen);
+
+/* The loading state: runs the file once with building as the target of
+ * listen{}, upstream{}... Returns NULL with "file:line: message" in err. */
+struct vm *vm_new_loader(struct config *building, size_t mem_limit, unsigned long budget,
+                         char *err, size_t errlen);
+/* Runs source (named chunkname) in vm. Returns 0 or -1 with err. */
+int vm_run_file(struct vm *vm, const char *source, size_t len, const char *chunkname, char *err,
+                size_t errlen);
+
+void vm_free(struct vm *vm);
+
+/* Calls the function below its nargs arguments on the stack, under the
+ * instruction budget and inside lua_pcall with a traceback handler.
+ * stack: [..., f, args...] -> [..., results...] on success (returns 0), or
+ * [...] on error (returns -1; the error is logged as "<what> failed: ...",
+ * counted, and the state stays usable). */
+int vm_call(struct vm *vm, const char *what, int nargs, int nresults);
+
+/* Registers the sandboxed libraries and the luxy module (lua/api_*.c). */
+void vm_open_libs(lua_State *L);
+
+#endif
