@@ -24,6 +24,11 @@ LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lpthread -lm $(SANITIZE) $(
 PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev
 PKGS_TEST := python3 python3-pytest curl
 PKGS_BENCH := wrk nginx-light haproxy curl procps
+PKGS_FUZZ := clang libclang-rt-14-dev
+
+FUZZ_TARGETS := request response chunked headers config
+FUZZ_TIME ?= 60
+FUZZ_BUILD := build/fuzz
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard lua/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
@@ -32,7 +37,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test unit integration bench asan clean deps deps-test deps-bench
+.PHONY: all run test unit integration bench asan fuzz fuzz-build clean deps deps-test deps-bench deps-fuzz
 
 all: $(BUILD)/luxy
 
@@ -86,6 +91,9 @@ deps-test: deps
 deps-bench: deps
 	$(call install_missing,$(PKGS_BENCH))
 
+deps-fuzz: deps
+	$(call install_missing,$(PKGS_FUZZ))
+
 # ---- the two commands a newcomer needs ----
 
 run: deps
@@ -107,6 +115,20 @@ integration: $(BUILD)/luxy
 asan:
 	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+
+# libFuzzer targets (clang): each runs FUZZ_TIME seconds on a copy of its corpus
+fuzz-build: deps-fuzz
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+		SANITIZE="-fsanitize=address,undefined -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libluxy.a
+	@for t in $(FUZZ_TARGETS); do \
+		echo "clang ... tests/fuzz/fuzz_$$t.c"; \
+		clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(LUA_CFLAGS) -fsanitize=fuzzer,address,undefined \
+			tests/fuzz/fuzz_$$t.c $(FUZZ_BUILD)/libluxy.a $(LUA_LIBS) -lev -lhttp_parser -lcares -lpthread -lm \
+			-o $(FUZZ_BUILD)/fuzz_$$t || exit 1; \
+	done
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 bench: deps-bench
 	$(MAKE) --no-print-directory all

@@ -74,6 +74,34 @@ static struct config *building(lua_State *L)
     return vm_of(L)->building;
 }
 
+/* A directive that raised leaves directive_running set: its error may have
+ * been caught by a pcall in the file, but a configuration that lost a
+ * directive half-way must not load. */
+static void directive_begin(lua_State *L)
+{
+    struct vm *vm = vm_of(L);
+    if (vm->directive_running)
+        luaL_error(L, "a configuration directive failed earlier (configuration errors cannot be caught with pcall)");
+    vm->directive_running = true;
+}
+
+static void directive_end(lua_State *L)
+{
+    vm_of(L)->directive_running = false;
+}
+
+/* Runs the directive in upvalue 1 between directive_begin and _end. */
+static int directive(lua_State *L)
+{
+    if (building(L) == NULL)
+        return 0; /* a worker's state: the configuration is built already */
+    lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
+    directive_begin(L);
+    int n = f(L);
+    directive_end(L);
+    return n;
+}
+
 /* Every string key of table t must be one of names (NULL-terminated). */
 static void check_keys(lua_State *L, int t, const char *what, const char *const *names,
                        bool positional)
@@ -121,7 +149,7 @@ static double opt_duration(lua_State *L, int t, const char *what, const char *k,
 {
     if (!opt_field(L, t, k))
         return dflt;
-    double v;
+    double v = 0;
     if (lua_type(L, -1) == LUA_TNUMBER) {
         v = lua_tonumber(L, -1);
         if (v < 0)
@@ -250,8 +278,6 @@ static void set_default_allow_loopback(struct listener_config *l)
 static int dsl_listen(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     if (lua_type(L, 1) == LUA_TSTRING) { /* listen "0.0.0.0:8080" */
         lua_createtable(L, 1, 0);
         lua_pushvalue(L, 1);
@@ -345,6 +371,7 @@ static int dsl_upstream_body(lua_State *L)
     struct config *c = building(L);
     if (c == NULL)
         return 0;
+    directive_begin(L);
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     char what[160];
     snprintf(what, sizeof(what), "upstream %s", name);
@@ -374,6 +401,7 @@ static int dsl_upstream_body(lua_State *L)
     u->tries = (unsigned)opt_int(L, 1, what, "tries", 0, 0, LB_MAX_SERVERS);
     u->resolve_every = opt_duration(L, 1, what, "resolve_every", 30);
     u->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 32, 0, 100000);
+    directive_end(L);
     return 0;
 }
 
@@ -394,8 +422,6 @@ static int dsl_upstream(lua_State *L)
 static int dsl_workers(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     if (lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), "auto") == 0) {
         c->workers = 0;
         return 0;
@@ -410,8 +436,6 @@ static int dsl_workers(lua_State *L)
 static int dsl_timeouts(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "client_header", "client_body", "client_idle", "send",
                                         "backend_connect", "backend_read", "backend_idle",
@@ -432,8 +456,6 @@ static int dsl_timeouts(lua_State *L)
 static int dsl_limits(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "head_size", "request_line", "header_fields", "body_size",
                                         "response_head_size", "max_connections", NULL };
@@ -456,8 +478,6 @@ static int dsl_limits(lua_State *L)
 static int dsl_lua(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "memory", "instructions", NULL };
     check_keys(L, 1, "lua", keys, false);
@@ -472,8 +492,6 @@ static int dsl_lua(lua_State *L)
 static int dsl_logs(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "level", "error", "access", NULL };
     check_keys(L, 1, "logs", keys, false);
@@ -491,13 +509,13 @@ static int dsl_logs(lua_State *L)
         c->error_log = e;
     }
     if (opt_field(L, 1, "access")) {
-        free(c->access_log);
-        if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
-            c->access_log = NULL;
-        else if (lua_type(L, -1) == LUA_TSTRING)
-            c->access_log = xstrdup(lua_tostring(L, -1));
-        else
+        char *a = NULL;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            a = xstrdup(lua_tostring(L, -1));
+        else if (!lua_isboolean(L, -1) || lua_toboolean(L, -1))
             return luaL_error(L, "logs: access must be a path, \"stdout\", \"stderr\" or false");
+        free(c->access_log);
+        c->access_log = a;
         lua_pop(L, 1);
     }
     return 0;
@@ -506,8 +524,6 @@ static int dsl_logs(lua_State *L)
 static int dsl_resolver(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "servers", "timeout", "attempts", "max_ttl", "neg_ttl",
                                         "hosts", NULL };
@@ -551,13 +567,15 @@ static int dsl_resolver(lua_State *L)
     r->max_ttl = (unsigned)opt_duration(L, 1, "resolver", "max_ttl", r->max_ttl);
     r->neg_ttl = (unsigned)opt_duration(L, 1, "resolver", "neg_ttl", r->neg_ttl);
     if (opt_field(L, 1, "hosts")) {
-        free((char *)r->hosts_path);
+        const char *path = NULL;
         if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
-            r->hosts_path = xstrdup("");
+            path = "";
         else if (lua_type(L, -1) == LUA_TSTRING)
-            r->hosts_path = xstrdup(lua_tostring(L, -1));
+            path = lua_tostring(L, -1);
         else
             return luaL_error(L, "resolver: hosts must be a path or false");
+        free((char *)r->hosts_path);
+        r->hosts_path = xstrdup(path);
         lua_pop(L, 1);
     }
     return 0;
@@ -566,8 +584,6 @@ static int dsl_resolver(lua_State *L)
 static int dsl_fail_open(lua_State *L)
 {
     struct config *c = building(L);
-    if (c == NULL)
-        return 0;
     if (lua_type(L, 1) == LUA_TSTRING) {
         lua_createtable(L, 1, 0);
         lua_pushvalue(L, 1);
@@ -596,8 +612,12 @@ void config_open_dsl(lua_State *L)
         { "timeouts", dsl_timeouts }, { "limits", dsl_limits },     { "lua", dsl_lua },
         { "logs", dsl_logs },         { "resolver", dsl_resolver }, { "fail_open", dsl_fail_open },
     };
-    for (size_t i = 0; i < countof(dsl); i++)
-        lua_register(L, dsl[i].name, dsl[i].func);
+    for (size_t i = 0; i < countof(dsl); i++) {
+        lua_pushcfunction(L, dsl[i].func);
+        if (dsl[i].func != dsl_upstream) /* upstream "x" returns the directive */
+            lua_pushcclosure(L, directive, 1);
+        lua_setglobal(L, dsl[i].name);
+    }
 }
 
 /* ---- loading ---- */
@@ -712,27 +732,20 @@ static int check_config(struct config *c, bool has_router, char *err, size_t err
     return 0;
 }
 
-int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+static int load_into(struct config *cfg, const char *name, char *err, size_t errlen)
 {
-    config_defaults(cfg);
-    if (path) {
-        cfg->source = read_config_file(path, err, errlen);
-        if (cfg->source == NULL)
-            return -1;
-        cfg->path = xstrdup(path);
-    } else {
-        const struct embedded_file *f = embedded_find(CONFIG_EMBEDDED_DEFAULT);
-        cfg->source = xstrndup(f->data, f->len);
-        cfg->path = xstrdup("(embedded) " CONFIG_EMBEDDED_DEFAULT);
-    }
-    size_t n = strlen(path ? path : CONFIG_EMBEDDED_DEFAULT) + 2;
+    size_t n = strlen(name) + 2;
     cfg->chunkname = xmalloc(n);
-    snprintf(cfg->chunkname, n, "@%s", path ? path : CONFIG_EMBEDDED_DEFAULT);
-
+    snprintf(cfg->chunkname, n, "@%s", name);
     struct vm *vm = vm_new_loader(cfg, 256u << 20, 1000000, err, errlen);
     if (vm == NULL)
         return -1;
     int rc = vm_run_file(vm, cfg->source, strlen(cfg->source), cfg->chunkname, err, errlen);
+    if (rc == 0 && vm->directive_running) {
+        snprintf(err, errlen, "%s: a configuration directive failed (configuration errors cannot be caught with pcall)",
+                 cfg->path);
+        rc = -1;
+    }
     if (rc == 0) {
         char why[256];
         rc = hooks_find(vm, why, sizeof(why));
@@ -744,4 +757,34 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
     if (rc == 0)
         rc = check_config(cfg, has_router, err, errlen);
     return rc;
+}
+
+int config_load_source(const char *name, const char *source, size_t len, struct config *cfg,
+                       char *err, size_t errlen)
+{
+    config_defaults(cfg);
+    cfg->path = xstrdup(name);
+    cfg->source = xstrndup(source, len);
+    if (strlen(cfg->source) != len) {
+        snprintf(err, errlen, "%s: contains a NUL byte (not a Lua text file)", name);
+        return -1;
+    }
+    return load_into(cfg, name, err, errlen);
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+    if (path == NULL) {
+        const struct embedded_file *f = embedded_find(CONFIG_EMBEDDED_DEFAULT);
+        int rc = config_load_source(CONFIG_EMBEDDED_DEFAULT, f->data, f->len, cfg, err, errlen);
+        free(cfg->path);
+        cfg->path = xstrdup("(embedded) " CONFIG_EMBEDDED_DEFAULT);
+        return rc;
+    }
+    config_defaults(cfg);
+    cfg->source = read_config_file(path, err, errlen);
+    if (cfg->source == NULL)
+        return -1;
+    cfg->path = xstrdup(path);
+    return load_into(cfg, path, err, errlen);
 }

@@ -15,6 +15,11 @@ struct config;
  * upstream host names. Returns 0, or -1 with "file:line: message" in err. */
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 
+/* Same, from text already in memory; name is used in messages
+ * ("name:line: ...") and as the chunk name. */
+int config_load_source(const char *name, const char *source, size_t len, struct config *cfg,
+                       char *err, size_t errlen);
+
 /* Defines the configuration functions in L. In a worker's state (nothing
  * being built) they check nothing and do nothing. */
 void config_open_dsl(lua_State *L);

@@ -19,6 +19,7 @@ struct vm {
     size_t mem_used, mem_limit;
     unsigned long budget;         /* instructions per call */
     bool loading;                 /* running the file's top level */
+    bool directive_running;       /* a config directive started and has not returned */
     int hook_refs[8];             /* indexed by enum hook (hooks.h) */
     unsigned current_hook;        /* HOOK_NONE or the hook running now */
     unsigned long errors;

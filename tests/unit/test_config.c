@@ -129,6 +129,8 @@ static void test_errors(void)
         { "upstream 'a' { 'no-such-host.invalid:80' }\nlisten { '127.0.0.1:8080' }\n", "cannot resolve 'no-such-host.invalid'" },
         { "listen { '127.0.0.1:8080', mode = 'forward' }\nlisten { '127.0.0.1:8080', mode = 'forward' }\n", "listened on twice" },
         { "while true do end\n", "instruction budget exceeded" },
+        { "pcall(listen, { '127.0.0.1:8080', bogus = 1 })\nlisten { '127.0.0.1:8081' }\n", "cannot be caught with pcall" },
+        { "listen { '127.0.0.1:8081' }\npcall(limits, { body_size = 'x' })\n", "cannot be caught with pcall" },
     };
     for (size_t i = 0; i < countof(cases); i++) {
         struct config c;
