@@ -25,6 +25,7 @@ struct listener_config {
     char *via;                  /* Via pseudonym ("luxy"); NULL: no Via */
     bool x_forwarded;           /* add X-Forwarded-For / -Proto */
     int backlog;
+    int line;                   /* where it is declared, for messages */
 };
 
 struct server_config {
@@ -43,6 +44,7 @@ struct upstream_config {
     unsigned tries;             /* connection attempts per request, across servers */
     double resolve_every;       /* seconds between re-resolutions of host names */
     unsigned keepalive;         /* idle connections kept per server and worker */
+    int line;                   /* where it is declared, for messages */
 };
 
 struct timeouts_config {

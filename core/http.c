@@ -314,6 +314,11 @@ int http_parse_request(http_parser *parser, const char *head, size_t len, struct
     }
     if ((*err = check_request_transfer_encoding(out)) != NULL)
         return 400;
+    int host = headers_find(&out->headers, SLICE_LIT("Host"), 0);
+    if (host >= 0 && headers_find(&out->headers, SLICE_LIT("Host"), (unsigned)host + 1) >= 0) {
+        *err = "more than one Host header"; /* RFC 9112 3.2 */
+        return 400;
+    }
     if (out->target.len == 0) {
         *err = "empty request target";
         return 400;

@@ -314,7 +314,8 @@ static void on_req_body(void *arg, const char *p, size_t n)
 {
     struct request *r = arg;
     uint64_t limit = r->w->cfg->limits.body_size;
-    if (limit && r->req_body.total > limit) {
+    r->body_bytes += n;
+    if (limit && r->body_bytes > limit) {
         r->body_too_large = true; /* checked when the feed returns */
         return;
     }
@@ -611,6 +612,7 @@ static bool read_response_head(struct request *r)
 static void process_response(struct request *r)
 {
     struct upconn *uc = r->uc;
+    bool head_unsent = !r->resp_head_done; /* queued below, not yet written */
     while (!r->resp_head_done) {
         if (buf_len(&uc->in) == 0 || !read_response_head(r))
             return;
@@ -621,7 +623,11 @@ static void process_response(struct request *r)
         ssize_t n = body_feed(&r->resp_body, buf_head(&uc->in), avail, on_resp_body, r, &err);
         if (n < 0) {
             log_warn("backend sent an invalid response body: %s", err);
-            request_fail(r, &err_bad_response); /* started: cuts the connection */
+            if (head_unsent) { /* nothing went out yet: answer 502 cleanly */
+                outq_reset(&r->conn->out);
+                r->resp_started = false;
+            }
+            request_fail(r, &err_bad_response); /* else cuts the connection */
             return;
         }
         r->resp_parsed = (size_t)n;
@@ -727,7 +733,8 @@ static void upgrade_to_tunnel(struct request *r)
     size_t extra = buf_len(&uc->in);
     char *out = arena_alloc(&r->arena, head.len + extra);
     memcpy(out, head.ptr, head.len);
-    memcpy(out + head.len, buf_head(&uc->in), extra);
+    if (extra)
+        memcpy(out + head.len, buf_head(&uc->in), extra);
     r->status = 101;
     hand_over(r, out, head.len + extra);
 }

@@ -250,7 +250,7 @@ static void reject(struct request *r, unsigned status, const char *why)
 {
     r->keep_alive = false;
     log_info("client %s: rejected with %u: %s", r->conn->peer_ip, status, why);
-    respond_error(r, status, http_reason(status), why);
+    respond_error(r, status, why, NULL);
 }
 
 void request_reject(struct conn *c, unsigned status, const char *why)

@@ -22,6 +22,20 @@ static struct slice check_name(lua_State *L, int idx)
     return name;
 }
 
+/* Framing and connection management are the core's: a script that could
+ * set Content-Length or Transfer-Encoding could desync the backend. */
+static void check_settable(lua_State *L, struct slice name, int idx)
+{
+    static const struct slice managed[] = {
+        SLICE_LIT("Content-Length"), SLICE_LIT("Transfer-Encoding"), SLICE_LIT("Connection"),
+        SLICE_LIT("Keep-Alive"),     SLICE_LIT("TE"),                SLICE_LIT("Trailer"),
+        SLICE_LIT("Upgrade"),        SLICE_LIT("Proxy-Connection"),
+    };
+    for (size_t i = 0; i < countof(managed); i++)
+        if (slice_caseeq(name, managed[i].ptr, managed[i].len))
+            luaL_argerror(L, idx, lua_pushfstring(L, "%s is managed by luxy (message framing)", managed[i].ptr));
+}
+
 int api_headers_get(lua_State *L, const struct headers *h, int name_idx)
 {
     struct slice name = check_name(L, name_idx);
@@ -78,6 +92,7 @@ void api_headers_set(lua_State *L, struct headers *h, struct arena *a, int name_
                      int replace)
 {
     struct slice name = check_name(L, name_idx);
+    check_settable(L, name, name_idx);
     size_t len;
     const char *v = luaL_tolstring(L, value_idx, &len); /* numbers welcome */
     if (!headers_valid_value(slice_make(v, len)))

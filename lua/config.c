@@ -67,6 +67,15 @@ int config_parse_size(const char *s, unsigned long long *out)
     return -1;
 }
 
+/* The line of the file that called the directive running now. */
+static int caller_line(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+        return ar.currentline;
+    return 0;
+}
+
 /* ---- reading option tables ---- */
 
 static struct config *building(lua_State *L)
@@ -301,6 +310,7 @@ static int dsl_listen(lua_State *L)
     struct listener_config *l = &c->listeners[c->nlisteners++];
     memset(l, 0, sizeof(*l));
     l->spec = xstrdup(spec);
+    l->line = caller_line(L);
     char host[ADDR_HOSTLEN];
     uint16_t port;
     const char *err;
@@ -389,6 +399,7 @@ static int dsl_upstream_body(lua_State *L)
     struct upstream_config *u = &c->upstreams[c->nupstreams++];
     memset(u, 0, sizeof(*u));
     u->name = xstrdup(name);
+    u->line = caller_line(L);
     u->servers = xcalloc(n, sizeof(*u->servers));
     for (unsigned i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
@@ -697,20 +708,21 @@ static int check_config(struct config *c, bool has_router, char *err, size_t err
         struct listener_config *l = &c->listeners[i];
         for (unsigned k = 0; k < i; k++) {
             if (addr_equal(&c->listeners[k].addr, &l->addr)) {
-                snprintf(err, errlen, "%s: %s is listened on twice", c->path, l->spec);
+                snprintf(err, errlen, "%s:%d: %s is listened on twice", c->path, l->line, l->spec);
                 return -1;
             }
         }
         if (l->upstream && config_upstream(c, l->upstream) == NULL) {
-            snprintf(err, errlen, "%s: listen %s: upstream '%s' is not defined", c->path, l->spec, l->upstream);
+            snprintf(err, errlen, "%s:%d: listen %s: upstream '%s' is not defined", c->path, l->line,
+                     l->spec, l->upstream);
             return -1;
         }
         if (l->mode == MODE_REVERSE && l->upstream == NULL) {
             if (c->nupstreams == 1) {
                 l->upstream = xstrdup(c->upstreams[0].name);
             } else if (!has_router) {
-                snprintf(err, errlen, "%s: listen %s: say which upstream it serves (upstream = \"name\") or route in on_request",
-                         c->path, l->spec);
+                snprintf(err, errlen, "%s:%d: listen %s: say which upstream it serves (upstream = \"name\") or route in on_request",
+                         c->path, l->line, l->spec);
                 return -1;
             }
         }
@@ -720,7 +732,7 @@ static int check_config(struct config *c, bool has_router, char *err, size_t err
         for (unsigned s = 0; s < up->nservers; s++) {
             char why[256];
             if (resolve_server(&up->servers[s], why, sizeof(why)) == -1) {
-                snprintf(err, errlen, "%s: upstream %s: %s", c->path, up->name, why);
+                snprintf(err, errlen, "%s:%d: upstream %s: %s", c->path, up->line, up->name, why);
                 return -1;
             }
         }

@@ -297,6 +297,26 @@ static int open_all(lua_State *L)
     return 0;
 }
 
+/* A load error as the user wants it: Lua shortens long file names in
+ * positions ("...tail/conf.lua:3:"), so the full name is put back; and the
+ * traceback, noise for a configuration mistake, is dropped. */
+static void load_error(const char *msg, const char *chunkname, char *err, size_t errlen)
+{
+    const char *path = chunkname[0] == '@' ? chunkname + 1 : chunkname;
+    size_t plen = strlen(path);
+    const char *end = strstr(msg, "\nstack traceback:");
+    int mlen = end ? (int)(end - msg) : (int)strlen(msg);
+    if (strncmp(msg, "...", 3) == 0) {
+        const char *colon = strchr(msg + 3, ':');
+        size_t tail = colon ? (size_t)(colon - msg - 3) : 0;
+        if (colon && tail <= plen && memcmp(path + plen - tail, msg + 3, tail) == 0) {
+            snprintf(err, errlen, "%s%.*s", path, mlen - (int)(colon - msg), colon);
+            return;
+        }
+    }
+    snprintf(err, errlen, "%.*s", mlen, msg);
+}
+
 int vm_run_file(struct vm *vm, const char *source, size_t len, const char *chunkname, char *err,
                 size_t errlen)
 {
@@ -315,7 +335,7 @@ int vm_run_file(struct vm *vm, const char *source, size_t len, const char *chunk
         goto fail;
     return 0;
 fail:
-    snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "unknown Lua error");
+    load_error(lua_tostring(L, -1) ? lua_tostring(L, -1) : "unknown Lua error", chunkname, err, errlen);
     lua_pop(L, 1);
     return -1;
 }

@@ -1,0 +1,597 @@
+#!/usr/bin/env bash
+# tests/bench/bench.sh - luxy side by side with nginx and haproxy (`make bench`).
+#
+# Starts an nginx origin on 127.0.0.1 that serves two static files, /1k and
+# /100k, and in front of it, all at once:
+#
+#   origin        the origin itself, no proxy (the baseline)
+#   nginx-proxy   nginx as a reverse proxy, upstream keepalive 64
+#   haproxy       haproxy, http-reuse always, round robin
+#   luxy          luxy reverse proxy (tests/bench/luxy-passthrough.lua)
+#   luxy-forward  luxy forward proxy, absolute-URI requests
+#                 (tests/bench/luxy-forward.lua); no other forward proxy
+#                 runs here, so this cell stands alone
+#
+# Every proxy is one process with one worker (nginx worker_processes 1,
+# haproxy nbthread 1, luxy workers(1)) and both origin ports behind it.
+# wrk then drives each (anchor, path) cell in turn, round-robin over REPEATS
+# rounds, so that a noisy minute on a shared machine hits every anchor alike.
+# Per cell it reports the median req/s, p50 and p99 latency, CPU microseconds
+# per request, that CPU as a multiple of haproxy's for the same path, RSS and
+# the non-2xx responses and socket errors wrk saw.
+#
+# Why CPU microseconds per request: on a small machine wrk, the origin and the
+# proxy share the cores, so req/s mostly measures the machine. The CPU time
+# the proxy's process tree used (utime+stime from /proc/PID/stat, all threads,
+# reaped children included) divided by the requests wrk completed is a much
+# steadier efficiency figure.
+#
+# The last lines state luxy's pass-through CPU per request as a multiple of
+# haproxy's for /1k and /100k, with PASS/FAIL against the target (at most
+# 1.2x, and no errors). It is a benchmark: it exits 0 whatever the verdict,
+# and non-zero only when something could not run (a tool missing, a port
+# busy, a process that did not start or died, a cell without results).
+#
+# Knobs (environment):
+#   DURATION   seconds per measured run (10)
+#   REPEATS    rounds over all cells (3)
+#   CONNS      wrk connections (50)
+#   THREADS    wrk threads (1)
+#   WARMUP     seconds of unmeasured load before each run (1)
+#   BENCH_DIR  work files: configs, logs, wrk output (/tmp/luxy-bench)
+#   LUXY       the luxy binary (build/luxy of this checkout)
+# Ports 18200-18231 on 127.0.0.1; the script refuses to run if one is busy.
+# Every process it starts is stopped on exit, by PID. With the defaults a run
+# takes about 6 minutes (10 cells x 3 rounds x 11 s, plus start-up).
+
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+LUXY=${LUXY:-$ROOT/build/luxy}
+DIR=${BENCH_DIR:-/tmp/luxy-bench}
+DURATION=${DURATION:-10}
+REPEATS=${REPEATS:-3}
+CONNS=${CONNS:-50}
+THREADS=${THREADS:-1}
+WARMUP=${WARMUP:-1}
+TARGET=1.2 # luxy pass-through CPU/request at most this multiple of haproxy's
+
+ORIGIN1=18200
+ORIGIN2=18201
+P_NGINX=18210
+P_HAPROXY=18220
+P_LUXY=18230
+P_LUXY_FWD=18231
+ALL_PORTS="$ORIGIN1 $ORIGIN2 $P_NGINX $P_HAPROXY $P_LUXY $P_LUXY_FWD"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+case "${1:-}" in
+-h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+"") ;;
+*) echo "usage: $0 [-h]   (knobs are environment variables, see -h)" >&2; exit 2 ;;
+esac
+
+for knob in DURATION REPEATS CONNS THREADS; do
+	[[ ${!knob} =~ ^[1-9][0-9]*$ ]] || die "$knob must be a positive integer, not '${!knob}'"
+done
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds, not '$WARMUP'"
+[ "$CONNS" -ge "$THREADS" ] || die "CONNS ($CONNS) must be at least THREADS ($THREADS)"
+
+for tool in nginx haproxy wrk curl; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		die "missing $tool (make bench installs it: apt-get install wrk nginx-light haproxy curl procps)"
+done
+[ -x "$LUXY" ] || die "no luxy binary at $LUXY (run make all first)"
+
+# ------------------------------------------------------------------ processes
+
+STARTED=() # every PID started here, stopped by the exit trap
+WRK_PID=
+
+descendants() { # pid -> the pid and all its live descendants
+	local p=$1 c
+	[ -d "/proc/$p" ] || return 0
+	echo "$p"
+	# shellcheck disable=SC2013 # children files hold space-separated PIDs
+	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+		descendants "$c"
+	done
+}
+
+start_bg() { # name cmd... -> BG_PID; output goes to $DIR/name.log
+	local name=$1
+	shift
+	"$@" >"$DIR/$name.log" 2>&1 &
+	BG_PID=$!
+	STARTED+=("$BG_PID")
+}
+
+stop_pid() { # pid: TERM, up to 5 s for it to go, then KILL what is left
+	local p=$1 kids i
+	[ -d "/proc/$p" ] || { wait "$p" 2>/dev/null; return 0; }
+	kids=$(descendants "$p")
+	kill -TERM "$p" 2>/dev/null
+	for i in $(seq 50); do
+		[ -d "/proc/$p" ] || break
+		sleep 0.1
+	done
+	for i in $kids; do
+		[ -d "/proc/$i" ] && kill -KILL "$i" 2>/dev/null
+	done
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+# shellcheck disable=SC2317 # reached through the trap
+cleanup() {
+	local i
+	[ -n "$WRK_PID" ] && kill -TERM "$WRK_PID" 2>/dev/null
+	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+		stop_pid "${STARTED[$i]}"
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_busy() { # port -> 0 when something accepts connections on it
+	timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+http_probe() { # url [proxy] -> "code bytes"
+	local args=(-s --max-time 5 -o /dev/null -w '%{http_code} %{size_download}')
+	[ -n "${2:-}" ] && args+=(-x "$2")
+	curl "${args[@]}" "$1" 2>/dev/null
+}
+
+wait_ready() { # pid url [proxy] -> waits up to 20 s for a 200, fails early if pid dies
+	local pid=$1 url=$2 proxy=${3:-} deadline=$((SECONDS + 20))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		[ -d "/proc/$pid" ] || return 1
+		case "$(http_probe "$url" "$proxy")" in 200\ *) return 0 ;; esac
+		sleep 0.1
+	done
+	return 1
+}
+
+# ------------------------------------------------------------------ configs
+
+nginx_top() { # dir -> the start of an nginx.conf: one worker, no access log
+	cat <<EOF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+EOF
+}
+
+write_origin() {
+	local d=$DIR/origin
+	mkdir -p "$d/tmp" "$DIR/www"
+	head -c 1024 /dev/zero | tr '\0' a >"$DIR/www/1k"
+	head -c 102400 /dev/zero | tr '\0' b >"$DIR/www/100k"
+	{
+		nginx_top "$d"
+		cat <<EOF
+    sendfile on;
+    tcp_nopush on;
+    server {
+        listen 127.0.0.1:$ORIGIN1;
+        listen 127.0.0.1:$ORIGIN2;
+        root $DIR/www;
+    }
+}
+EOF
+	} >"$d/nginx.conf"
+}
+
+write_nginx_proxy() {
+	local d=$DIR/nginx-proxy
+	mkdir -p "$d/tmp"
+	{
+		nginx_top "$d"
+		cat <<EOF
+    upstream origin {
+        server 127.0.0.1:$ORIGIN1;
+        server 127.0.0.1:$ORIGIN2;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$P_NGINX;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffer_size 16k;
+            proxy_buffers 16 16k;
+        }
+    }
+}
+EOF
+	} >"$d/nginx.conf"
+}
+
+write_haproxy() {
+	local d=$DIR/haproxy
+	mkdir -p "$d"
+	cat >"$d/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+
+frontend fe
+    bind 127.0.0.1:$P_HAPROXY
+    default_backend be
+
+backend be
+    balance roundrobin
+    http-reuse always
+    server o1 127.0.0.1:$ORIGIN1
+    server o2 127.0.0.1:$ORIGIN2
+EOF
+}
+
+write_luxy() { # template port -> $DIR/<template name> with the ports filled in
+	local src=$HERE/$1 dst=$DIR/$1
+	[ -f "$src" ] || die "missing $src"
+	sed -e "s/@LISTEN_PORT@/$2/g" -e "s/@ORIGIN1_PORT@/$ORIGIN1/g" -e "s/@ORIGIN2_PORT@/$ORIGIN2/g" \
+		"$src" >"$dst"
+	if grep -q '@[A-Z0-9_]*@' "$dst"; then die "$dst: placeholder left unfilled"; fi
+	"$LUXY" -t -c "$dst" >"$DIR/${1%.lua}-check.log" 2>&1 ||
+		die "luxy rejects $dst: $(cat "$DIR/${1%.lua}-check.log")"
+}
+
+write_forward_script() { # path -> wrk Lua script that sends an absolute URI
+	local f=$DIR/wrk-forward-${1//\//_}.lua
+	cat >"$f" <<EOF
+-- wrk sends wrk.path verbatim: an absolute URI makes it a forward-proxy request
+wrk.path = "http://127.0.0.1:$ORIGIN1$1"
+wrk.headers["Host"] = "127.0.0.1:$ORIGIN1"
+EOF
+	echo "$f"
+}
+
+# ------------------------------------------------------------------ measuring
+
+CLK_TCK=$(getconf CLK_TCK)
+
+cpu_ticks() { # pid -> utime+stime+cutime+cstime summed over the process tree
+	local p s f total=0
+	for p in $(descendants "$1"); do
+		s=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+		s=${s##*) } # drop "pid (comm) ": comm may hold spaces
+		read -r -a f <<<"$s"
+		total=$((total + f[11] + f[12] + f[13] + f[14]))
+	done
+	echo "$total"
+}
+
+rss_kib() { # pid -> VmRSS summed over the process tree
+	local p v total=0
+	for p in $(descendants "$1"); do
+		v=$(awk '$1=="VmRSS:"{print $2}' /proc/"$p"/status 2>/dev/null)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+busy_ticks() { # machine-wide non-idle CPU ticks
+	awk '$1=="cpu"{print $2+$3+$4+$7+$8+$9}' /proc/stat
+}
+
+to_ms() { # wrk latency (812.00us, 1.23ms, 2.01s, 1.50m) -> ms
+	awk -v v="$1" 'BEGIN{
+		if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+		else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+		else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+		else print "-" }'
+}
+
+median() { # format numbers... -> their median, "-" when there are none
+	local fmt=$1
+	shift
+	printf '%s\n' "$@" | grep -E '^[0-9]*[.]?[0-9]+$' | sort -g |
+		awk -v f="$fmt" '{ a[NR] = $1 } END { if (NR == 0) print "-";
+			else printf f, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+spread() { # numbers... -> (max - min) / median, in percent
+	local m
+	m=$(median %.6f "$@")
+	printf '%s\n' "$@" | grep -E '^[0-9]*[.]?[0-9]+$' | sort -g |
+		awk -v m="$m" 'NR == 1 { lo = $1 } { hi = $1 }
+			END { if (NR > 0 && m > 0) printf "%.0f%%", (hi - lo) * 100 / m; else print "-" }'
+}
+
+run_wrk() { # out-file wrk-args...: wrk in the background so INT/TERM reach the trap
+	local out=$1
+	shift
+	wrk "$@" >"$out" 2>&1 &
+	WRK_PID=$!
+	wait "$WRK_PID"
+	WRK_PID=
+}
+
+# A cell is one (anchor, path). Per-run values pile up in V[cell,metric].
+C_NAME=() C_MODE=() C_PATH=() C_PID=() C_URL=() C_SCRIPT=() C_BROKEN=()
+declare -A V
+PROBLEMS=() # what could not run; any of these makes the exit status 1
+RESULTS=$DIR/results.tsv
+
+add_cells() { # name mode(direct|reverse|forward) port pid paths...
+	local name=$1 mode=$2 port=$3 pid=$4 path url script got want
+	shift 4
+	for path; do
+		script=
+		if [ "$mode" = forward ]; then
+			script=$(write_forward_script "$path")
+			url=http://127.0.0.1:$port
+			got=$(http_probe "http://127.0.0.1:$ORIGIN1$path" "127.0.0.1:$port")
+		else
+			url=http://127.0.0.1:$port$path
+			got=$(http_probe "$url")
+		fi
+		case "$path" in /1k) want="200 1024" ;; /100k) want="200 102400" ;; *) want= ;; esac
+		if [ "$got" = "$want" ]; then
+			log "$name $path: probe ok ($got)"
+		else
+			log "$name $path: probe got '$got', expected '$want'"
+			PROBLEMS+=("$name $path: probe got '$got', expected '$want'")
+		fi
+		C_NAME+=("$name") C_MODE+=("$mode") C_PATH+=("$path") C_PID+=("$pid")
+		C_URL+=("$url") C_SCRIPT+=("$script") C_BROKEN+=("")
+	done
+}
+
+measure() { # cell round
+	local i=$1 r=$2
+	local name=${C_NAME[$i]} mode=${C_MODE[$i]} path=${C_PATH[$i]} pid=${C_PID[$i]}
+	local args=(-t"$THREADS" -c"$CONNS" --latency)
+	[ -n "${C_SCRIPT[$i]}" ] && args+=(-s "${C_SCRIPT[$i]}")
+	[ -n "${C_BROKEN[$i]}" ] && return
+	if [ ! -d "/proc/$pid" ]; then
+		log "$name $path round $r: process $pid is gone; its log ends with:"
+		tail -n 20 "$DIR/$name.log" >&2
+		C_BROKEN[i]="process died"
+		PROBLEMS+=("$name $path: process $pid died before round $r (see $DIR/$name.log)")
+		return
+	fi
+	[ "$WARMUP" -gt 0 ] && run_wrk "$DIR/warmup.txt" "${args[@]}" -d"${WARMUP}s" "${C_URL[$i]}"
+
+	local out=$DIR/wrk-$name-${path//\//}-$r.txt c0 c1 o0 o1 b0 b1 t0 t1
+	c0=$(cpu_ticks "$pid") o0=$(cpu_ticks "$ORIGIN_PID") b0=$(busy_ticks) t0=$(date +%s.%N)
+	run_wrk "$out" "${args[@]}" -d"${DURATION}s" "${C_URL[$i]}"
+	t1=$(date +%s.%N) c1=$(cpu_ticks "$pid") o1=$(cpu_ticks "$ORIGIN_PID") b1=$(busy_ticks)
+
+	local reqs rps l50 l99 non2xx sock
+	reqs=$(awk '/ requests in /{ print $1; exit }' "$out")
+	rps=$(awk '/^Requests\/sec:/{ print $2 }' "$out")
+	l50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+	l99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+	non2xx=$(awk '/Non-2xx or 3xx responses/{ print $NF }' "$out")
+	sock=$(awk '/Socket errors/{ gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
+	if [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+		log "$name $path round $r: wrk completed no requests; its output:"
+		cat "$out" >&2
+		PROBLEMS+=("$name $path round $r: wrk completed no requests (see $out)")
+		return
+	fi
+	if [ ! -d "/proc/$pid" ]; then
+		log "$name $path round $r: process $pid died during the run"
+		PROBLEMS+=("$name $path: process $pid died during round $r (see $DIR/$name.log)")
+	fi
+	[ "${non2xx:-0}" != 0 ] && log "$name $path round $r: $non2xx non-2xx/3xx responses (see $out)"
+	[ "${sock:-0}" != 0 ] && log "$name $path round $r: $sock socket errors: $(grep 'Socket errors' "$out")"
+
+	# CPU per request: the cell's process tree for proxies, the origin for
+	# the direct cells. "other" is busy CPU (in cores) not used by the origin
+	# or the proxy: wrk, this script, other tenants; a noise indicator.
+	local m cpu ocpu other
+	m=$(awk -v c="$((c1 - c0))" -v o="$((o1 - o0))" -v b="$((b1 - b0))" -v hz="$CLK_TCK" \
+		-v n="$reqs" -v dt="$(awk -v a="$t0" -v b="$t1" 'BEGIN{ print b - a }')" \
+		-v self="$([ "$mode" = direct ] && echo 1 || echo 0)" 'BEGIN {
+			us = 1e6 / hz
+			used = o + (self ? 0 : c)
+			oth = (dt > 0) ? (b - used) / hz / dt : 0
+			if (oth < 0) oth = 0
+			printf "%.1f %.1f %.2f", (self ? o : c) * us / n, o * us / n, oth }')
+	read -r cpu ocpu other <<<"$m"
+	V[$i,rps]+=" $rps" V[$i,p50]+=" $l50" V[$i,p99]+=" $l99" V[$i,cpu]+=" $cpu"
+	V[$i,bad]=$((${V[$i,bad]:-0} + ${non2xx:-0}))
+	V[$i,sock]=$((${V[$i,sock]:-0} + ${sock:-0}))
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$path" "$r" \
+		"$reqs" "$rps" "$l50" "$l99" "$cpu" "$ocpu" "$other" "${non2xx:-0}" "${sock:-0}" >>"$RESULTS"
+	log "$name $path round $r: $rps req/s, p50 ${l50} ms, p99 ${l99} ms, ${cpu} us/req CPU (origin ${ocpu}), other ${other} cores"
+}
+
+# ------------------------------------------------------------------ main
+
+mkdir -p "$DIR" || die "cannot create $DIR"
+rm -f "$DIR"/wrk-*.txt "$DIR"/*.log "$DIR"/warmup.txt
+printf 'anchor\tmode\tpath\tround\trequests\treq_s\tp50_ms\tp99_ms\tcpu_us_req\torigin_cpu_us_req\tother_cores\tnon2xx\tsocket_errors\n' >"$RESULTS"
+
+busy=
+for port in $ALL_PORTS; do
+	port_busy "$port" && busy="$busy $port"
+done
+[ -z "$busy" ] || die "ports already in use:$busy (a previous run still alive?); stop those first"
+
+# the nginx workers run as nobody when started by root: let them into their dirs
+as_root() { [ "$(id -u)" = 0 ]; }
+
+log "origin on 127.0.0.1:$ORIGIN1 and :$ORIGIN2; wrk -t$THREADS -c$CONNS -d${DURATION}s, $REPEATS rounds"
+write_origin
+as_root && chown -R nobody "$DIR/origin/tmp" 2>/dev/null
+start_bg origin nginx -p "$DIR/origin" -e "$DIR/origin/error.log" -c "$DIR/origin/nginx.conf"
+ORIGIN_PID=$BG_PID
+if ! wait_ready "$ORIGIN_PID" "http://127.0.0.1:$ORIGIN1/1k" ||
+	! wait_ready "$ORIGIN_PID" "http://127.0.0.1:$ORIGIN2/1k"; then
+	die "the nginx origin did not start: $(tail -n 20 "$DIR/origin.log" "$DIR/origin/error.log" 2>/dev/null)"
+fi
+add_cells origin direct "$ORIGIN1" "$ORIGIN_PID" /1k /100k
+
+start_proxy() { # name mode port url-probe-proxy cmd... -> starts, waits, adds the cells
+	local name=$1 mode=$2 port=$3
+	shift 3
+	log "starting $name on :$port"
+	start_bg "$name" "$@"
+	local pid=$BG_PID ok=0
+	if [ "$mode" = forward ]; then
+		wait_ready "$pid" "http://127.0.0.1:$ORIGIN1/1k" "127.0.0.1:$port" && ok=1
+	else
+		wait_ready "$pid" "http://127.0.0.1:$port/1k" && ok=1
+	fi
+	if [ $ok = 0 ]; then
+		log "$name did not answer on :$port; its output:"
+		tail -n 20 "$DIR/$name.log" >&2
+		PROBLEMS+=("$name did not start (see $DIR/$name.log)")
+		stop_pid "$pid"
+		return 1
+	fi
+	add_cells "$name" "$mode" "$port" "$pid" /1k /100k
+}
+
+write_nginx_proxy
+as_root && chown -R nobody "$DIR/nginx-proxy/tmp" 2>/dev/null
+start_proxy nginx-proxy reverse "$P_NGINX" \
+	nginx -p "$DIR/nginx-proxy" -e "$DIR/nginx-proxy/error.log" -c "$DIR/nginx-proxy/nginx.conf"
+
+write_haproxy
+start_proxy haproxy reverse "$P_HAPROXY" haproxy -db -f "$DIR/haproxy/haproxy.cfg"
+
+write_luxy luxy-passthrough.lua "$P_LUXY"
+start_proxy luxy reverse "$P_LUXY" "$LUXY" -c "$DIR/luxy-passthrough.lua"
+
+write_luxy luxy-forward.lua "$P_LUXY_FWD"
+start_proxy luxy-forward forward "$P_LUXY_FWD" "$LUXY" -c "$DIR/luxy-forward.lua"
+
+ncells=${#C_NAME[@]}
+log "$ncells cells x $REPEATS rounds x (${WARMUP} s warm-up + ${DURATION} s)"
+for r in $(seq "$REPEATS"); do
+	for ((i = 0; i < ncells; i++)); do measure "$i" "$r"; done
+done
+
+# ------------------------------------------------------------------ report
+
+declare -A CPU_MED # name,path -> median CPU us/req
+for ((i = 0; i < ncells; i++)); do
+	read -r -a cpus <<<"${V[$i,cpu]:-}"
+	CPU_MED[${C_NAME[$i]},${C_PATH[$i]}]=$(median %.1f ${cpus[@]+"${cpus[@]}"})
+done
+
+ratio() { # a b -> a/b with two decimals, "-" when either is missing
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+ROWS=()
+for ((i = 0; i < ncells; i++)); do
+	name=${C_NAME[$i]} mode=${C_MODE[$i]} path=${C_PATH[$i]}
+	read -r -a rps <<<"${V[$i,rps]:-}"
+	read -r -a cpus <<<"${V[$i,cpu]:-}"
+	read -r -a p50s <<<"${V[$i,p50]:-}"
+	read -r -a p99s <<<"${V[$i,p99]:-}"
+	if [ ${#rps[@]} = 0 ]; then
+		ROWS+=("| $name | $mode | $path | no result${C_BROKEN[$i]:+ (${C_BROKEN[$i]})} | | | | | | | |")
+		continue
+	fi
+	vs=-
+	[ "$mode" != direct ] && vs=$(ratio "${CPU_MED[$name,$path]}" "${CPU_MED[haproxy,$path]:-}")
+	rss=$(awk -v k="$(rss_kib "${C_PID[$i]}")" 'BEGIN { printf "%.1f", k / 1024 }')
+	ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |' \
+		"$name" "$mode" "$path" "$(median %.0f "${rps[@]}")" \
+		"$(median %.2f "${p50s[@]}")" "$(median %.2f "${p99s[@]}")" \
+		"${CPU_MED[$name,$path]}" "$vs" "$(spread "${cpus[@]}")" "$rss" \
+		"${V[$i,bad]:-0}" "${V[$i,sock]:-0}")")
+done
+
+errors_of() { # name -> total non-2xx + socket errors over its cells
+	local i n=0
+	for ((i = 0; i < ncells; i++)); do
+		[ "${C_NAME[$i]}" = "$1" ] && n=$((n + ${V[$i,bad]:-0} + ${V[$i,sock]:-0}))
+	done
+	echo "$n"
+}
+
+r1k=$(ratio "${CPU_MED[luxy,/1k]:-}" "${CPU_MED[haproxy,/1k]:-}")
+r100k=$(ratio "${CPU_MED[luxy,/100k]:-}" "${CPU_MED[haproxy,/100k]:-}")
+luxy_errors=$(errors_of luxy)
+if [ "$r1k" = - ] || [ "$r100k" = - ]; then
+	verdict="n/a (luxy or haproxy has no result)"
+	PROBLEMS+=("no luxy/haproxy CPU ratio could be computed")
+elif [ "$luxy_errors" != 0 ]; then
+	verdict="FAIL (luxy pass-through had $luxy_errors non-2xx responses or socket errors)"
+elif awk -v a="$r1k" -v b="$r100k" -v t="$TARGET" 'BEGIN { exit !(a <= t && b <= t) }'; then
+	verdict="PASS (target: at most ${TARGET}x)"
+else
+	verdict="FAIL (target: at most ${TARGET}x)"
+fi
+
+versions="$(nginx -v 2>&1 | sed 's/^nginx version: //'), haproxy $(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), $("$LUXY" -v 2>&1 | head -n 1)"
+noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "median %.2f, max %.2f", a[int((NR + 1) / 2)], a[NR]; else print "-" }')
+
+{
+	echo
+	echo "## luxy bench: $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo
+	echo "Machine: $(nproc) cores, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "Versions: $versions"
+	echo "Load: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency after a ${WARMUP} s warm-up; median of $REPEATS interleaved rounds"
+	echo
+	echo "| anchor | mode | path | req/s | p50 ms | p99 ms | CPU us/req | CPU vs haproxy | CPU spread | RSS MiB | non-2xx / sock err |"
+	echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${ROWS[@]}"
+	echo
+	echo "CPU us/req: utime+stime of the process tree under test (for origin: the origin itself) per"
+	echo "completed request. CPU vs haproxy: that over haproxy's for the same path (luxy-forward is a"
+	echo "forward proxy: its ratio is indicative only). CPU spread: (max - min) / median over the rounds."
+	echo "Busy CPU outside origin and proxy (wrk, other load), in cores per run: $noise."
+	for ((i = 0; i < ncells; i++)); do
+		n=$((${V[$i,bad]:-0} + ${V[$i,sock]:-0}))
+		[ "$n" != 0 ] && echo "Errors: ${C_NAME[$i]} ${C_PATH[$i]}: ${V[$i,bad]:-0} non-2xx, ${V[$i,sock]:-0} socket errors (wrk output: $DIR/wrk-${C_NAME[$i]}-${C_PATH[$i]//\//}-*.txt)"
+	done
+	for name in luxy luxy-forward; do
+		if [ -s "$DIR/$name.log" ]; then
+			echo
+			echo "$name wrote to stderr ($DIR/$name.log), last lines:"
+			echo '```'
+			tail -n 10 "$DIR/$name.log"
+			echo '```'
+		fi
+	done
+	if [ ${#PROBLEMS[@]} -gt 0 ]; then
+		echo
+		echo "Could not run:"
+		printf -- '- %s\n' "${PROBLEMS[@]}"
+	fi
+	echo
+	if [ "$r1k" = - ] || [ "$r100k" = - ]; then
+		echo "luxy pass-through CPU/request vs haproxy: n/a: $verdict"
+	else
+		echo "luxy pass-through CPU/request vs haproxy: ${r1k}x for /1k, ${r100k}x for /100k: $verdict"
+	fi
+} | tee "$DIR/report.md"
+
+[ ${#PROBLEMS[@]} = 0 ] || exit 1
+exit 0
