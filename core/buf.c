@@ -191,13 +191,14 @@ void outq_copy(struct outq *q, const void *p, size_t n)
     v->iov_len = n;
 }
 
-int outq_flush(struct outq *q, int fd)
+int outq_flush(struct outq *q, int fd, bool more)
 {
+    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
     while (q->bytes > 0) {
         struct msghdr m = { 0 };
         m.msg_iov = &q->iov[q->head];
         m.msg_iovlen = min(q->n - q->head, (unsigned)FLUSH_IOV_MAX);
-        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = sendmsg(fd, &m, flags);
         if (w == -1) {
             if (errno == EINTR)
                 continue;

@@ -65,9 +65,11 @@ void outq_push(struct outq *q, const void *p, size_t n);
 /* Queues a copy of p[0..n) (small pieces: it is merged with the previous
  * copy when they are adjacent). */
 void outq_copy(struct outq *q, const void *p, size_t n);
-/* Writes as much as the socket takes. Returns 1 when drained, 0 when the
- * socket would block with bytes left, -1 on error (errno set). */
-int outq_flush(struct outq *q, int fd);
+/* Writes as much as the socket takes. more: more bytes follow at once, so
+ * the kernel may hold a partial segment back (MSG_MORE) and send fuller
+ * packets. Returns 1 when drained, 0 when the socket would block with bytes
+ * left, -1 on error (errno set). */
+int outq_flush(struct outq *q, int fd, bool more);
 /* Forgets everything pending. */
 void outq_reset(struct outq *q);
 

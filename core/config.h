@@ -25,6 +25,7 @@ struct listener_config {
     char *via;                  /* Via pseudonym ("luxy"); NULL: no Via */
     bool x_forwarded;           /* add X-Forwarded-For / -Proto */
     int backlog;
+    unsigned keepalive;         /* forward: idle connections kept per origin and worker */
     int line;                   /* where it is declared, for messages */
 };
 

@@ -132,11 +132,12 @@ void conn_timer(struct conn *c, enum conn_timer kind)
     ev_timer_again(c->w->loop, &c->timer);
 }
 
-int conn_flush(struct conn *c)
+int conn_flush(struct conn *c, bool more)
 {
     if (c->closing)
         return -1;
-    int rc = outq_flush(&c->out, c->fd);
+    int rc = outq_flush(&c->out, c->fd, more);
+    c->corked = more && rc == 1;
     if (rc == 1) {
         ev_io_stop(c->w->loop, &c->wio);
         if (c->timer_kind == CT_SEND)
@@ -150,6 +151,16 @@ int conn_flush(struct conn *c)
     }
     log_debug("client %s: write failed: %s", c->peer_ip, strerror(errno));
     return -1;
+}
+
+void conn_uncork(struct conn *c)
+{
+    if (!c->corked || c->fd == -1)
+        return;
+    /* setting TCP_NODELAY (already on) pushes pending frames out */
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->corked = false;
 }
 
 void conn_read_pause(struct conn *c)
@@ -284,7 +295,7 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
     (void)revents;
     struct conn *c = container_of(io, struct conn, wio);
     conn_hold(c);
-    int rc = conn_flush(c);
+    int rc = conn_flush(c, false);
     if (rc == 1 && c->req)
         request_client_drained(c->req);
     else if (rc == -1)

@@ -40,6 +40,7 @@ struct conn {
     bool denied;                /* client not in the listener's allow list */
     bool processing;            /* inside conn_process: no re-entry */
     bool read_blocked;          /* reading stopped (backpressure or full buffer) */
+    bool corked;                /* the last write used MSG_MORE */
 };
 
 /* Takes a freshly accepted socket. */
@@ -53,10 +54,13 @@ void conn_close(struct conn *c, const char *why);
 static inline void conn_hold(struct conn *c) { c->refs++; }
 void conn_release(struct conn *c);
 
-/* Writes what c->out holds. 1: drained; 0: the rest goes when the socket
- * is writable (request_client_drained is called then); -1: write error, the
- * connection is closed. */
-int conn_flush(struct conn *c);
+/* Writes what c->out holds; more: more bytes follow at once (MSG_MORE,
+ * see conn_uncork). 1: drained; 0: the rest goes when the socket is
+ * writable (request_client_drained is called then); -1: write error (the
+ * caller closes the connection). */
+int conn_flush(struct conn *c, bool more);
+/* Sends whatever an earlier MSG_MORE held back in the kernel. */
+void conn_uncork(struct conn *c);
 
 /* Start/stop reading the socket (backpressure from the backend side). */
 void conn_read_pause(struct conn *c);

@@ -33,7 +33,7 @@ static const struct slice H_CONTENT_LENGTH = SLICE_LIT("Content-Length");
 static void on_backend_event(struct upconn *uc, int revents);
 static void next_attempt(struct request *r);
 static void connect_peer(struct request *r, bool allow_pool);
-static void process_response(struct request *r);
+static bool process_response(struct request *r);
 
 static const struct timeouts_config *timeouts(const struct request *r)
 {
@@ -369,7 +369,7 @@ static void flush_to_backend(struct request *r)
 {
     struct upconn *uc = r->uc;
     struct conn *c = r->conn;
-    int rc = outq_flush(&uc->out, uc->fd);
+    int rc = outq_flush(&uc->out, uc->fd, false);
     if (rc == -1) {
         if (r->resp_head_done) {
             upload_stop(r);
@@ -454,8 +454,9 @@ static void response_body_done(struct request *r)
         outq_copy(&r->conn->out, "0\r\n\r\n", 5);
 }
 
-/* Everything queued to the client went out. */
-static void response_drained(struct request *r)
+/* Everything queued to the client went out. Returns true when r goes on
+ * streaming (false: it completed, or ended). */
+static bool response_drained(struct request *r)
 {
     struct upconn *uc = r->uc;
     if (r->resp_parsed) {
@@ -464,27 +465,31 @@ static void response_drained(struct request *r)
     }
     if (r->resp_done) {
         request_response_complete(r);
-        return;
+        return false;
     }
     upconn_want_read(uc, true);
     upconn_timeout(uc, timeouts(r)->backend_read);
+    return true;
 }
 
-static void flush_response(struct request *r)
+/* Returns true when everything went out and r is still streaming. */
+static bool flush_response(struct request *r)
 {
-    switch (conn_flush(r->conn)) {
+    /* MSG_MORE while the backend has more ready: fuller packets to the
+     * client; read_from_backend uncorks when it finds nothing waiting */
+    bool more = !r->resp_done && r->backend_more;
+    switch (conn_flush(r->conn, more)) {
     case 1:
-        response_drained(r);
-        break;
+        return response_drained(r);
     case 0:
         /* the client is slower than the backend: stop reading it; the
          * client's send timeout runs instead of the backend's */
         upconn_want_read(r->uc, false);
         upconn_timeout(r->uc, 0);
-        break;
+        return false;
     default:
         conn_close(r->conn, "write to client failed");
-        break;
+        return false;
     }
 }
 
@@ -504,7 +509,7 @@ static bool forward_informational(struct request *r)
     r->framing = FRAME_NONE;
     struct slice head = response_head(r, NULL);
     outq_push(&r->conn->out, head.ptr, head.len);
-    if (conn_flush(r->conn) == -1) {
+    if (conn_flush(r->conn, false) == -1) {
         conn_close(r->conn, "write to client failed");
         return false;
     }
@@ -609,13 +614,15 @@ static bool read_response_head(struct request *r)
     return start_response(r);
 }
 
-static void process_response(struct request *r)
+/* Handles what the backend buffer holds. Returns true when r is still
+ * streaming and the client took everything (reading on makes sense). */
+static bool process_response(struct request *r)
 {
     struct upconn *uc = r->uc;
     bool head_unsent = !r->resp_head_done; /* queued below, not yet written */
     while (!r->resp_head_done) {
         if (buf_len(&uc->in) == 0 || !read_response_head(r))
-            return;
+            return false;
     }
     if (!r->resp_done && buf_len(&uc->in) > 0) {
         size_t avail = buf_len(&uc->in);
@@ -628,7 +635,7 @@ static void process_response(struct request *r)
                 r->resp_started = false;
             }
             request_fail(r, &err_bad_response); /* else cuts the connection */
-            return;
+            return false;
         }
         r->resp_parsed = (size_t)n;
         if (r->resp_body.done) {
@@ -637,7 +644,7 @@ static void process_response(struct request *r)
                 r->uc_dirty = true; /* bytes beyond the response: out of step */
         }
     }
-    flush_response(r);
+    return flush_response(r);
 }
 
 static void backend_eof(struct request *r)
@@ -665,21 +672,34 @@ static void backend_eof(struct request *r)
 static void read_from_backend(struct request *r)
 {
     struct upconn *uc = r->uc;
-    if (r->resp_parsed || r->resp_done) {
-        upconn_want_read(uc, false); /* the buffer is still referenced */
-        return;
-    }
-    size_t room = buf_prepare(&uc->in, &r->w->bufs);
-    ssize_t n = recv(uc->fd, uc->in.data + uc->in.end, room, 0);
-    if (n > 0) {
-        uc->in.end += (size_t)n;
-        r->resp_bytes_seen = true;
-        upconn_timeout(uc, timeouts(r)->backend_read);
-        process_response(r);
-    } else if (n == 0) {
-        backend_eof(r);
-    } else if (errno != EAGAIN && errno != EINTR) {
-        backend_failed(r, errno == ECONNRESET ? &err_backend_reset : &err_backend_closed);
+    /* A full buffer means more is probably waiting: read again at once
+     * rather than through another loop iteration (bounded, so one busy
+     * exchange cannot starve the others). */
+    for (int round = 0; round < 8; round++) {
+        if (r->resp_parsed || r->resp_done) {
+            upconn_want_read(uc, false); /* the buffer is still referenced */
+            return;
+        }
+        size_t room = buf_prepare(&uc->in, &r->w->bufs);
+        ssize_t n = recv(uc->fd, uc->in.data + uc->in.end, room, 0);
+        if (n > 0) {
+            uc->in.end += (size_t)n;
+            r->resp_bytes_seen = true;
+            r->backend_more = (size_t)n == room;
+            upconn_timeout(uc, timeouts(r)->backend_read);
+            if (!process_response(r) || !r->backend_more)
+                return;
+        } else if (n == 0) {
+            backend_eof(r);
+            return;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            r->backend_more = false;
+            conn_uncork(r->conn); /* nothing more now: let held bytes go */
+            return;
+        } else {
+            backend_failed(r, errno == ECONNRESET ? &err_backend_reset : &err_backend_closed);
+            return;
+        }
     }
 }
 
@@ -816,7 +836,8 @@ void proxy_detach(struct request *r)
                     !r->tunnel && r->resp.keep_alive && outq_empty(&uc->out);
     if (reusable) {
         uc->exchanges++;
-        upconn_release(uc, r->up ? r->up->cfg->keepalive : 32, timeouts(r)->backend_idle);
+        upconn_release(uc, r->up ? r->up->cfg->keepalive : r->conn->lc->keepalive,
+                       timeouts(r)->backend_idle);
     } else {
         upconn_close(uc);
     }

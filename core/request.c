@@ -122,7 +122,7 @@ void request_response_complete(struct request *r)
     struct conn *c = r->conn;
     r->state = RS_DONE;
     r->resp_done = true;
-    switch (conn_flush(c)) {
+    switch (conn_flush(c, false)) {
     case 1:
         request_finish(r);
         break;

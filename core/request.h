@@ -71,6 +71,7 @@ struct request {
     struct slice up_head;       /* serialized request head, kept for a retry */
     bool head_sent_fresh;       /* the attempt is on a new connection */
     bool resp_bytes_seen;       /* the backend has sent anything */
+    bool backend_more;          /* the last read filled the buffer: more is likely waiting */
 
     /* the response */
     http_parser rparser;

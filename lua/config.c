@@ -295,7 +295,7 @@ static int dsl_listen(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "mode", "allow", "upstream", "connect_ports", "via",
-                                        "x_forwarded", "backlog", NULL };
+                                        "x_forwarded", "backlog", "keepalive", NULL };
     lua_rawgeti(L, 1, 1);
     const char *spec = lua_tostring(L, -1);
     if (spec == NULL)
@@ -342,6 +342,7 @@ static int dsl_listen(lua_State *L)
     }
     l->x_forwarded = opt_bool(L, 1, what, "x_forwarded", true);
     l->backlog = (int)opt_int(L, 1, what, "backlog", 511, 1, 65535);
+    l->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 64, 0, 100000);
     return 0;
 }
 
