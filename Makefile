@@ -1,9 +1,15 @@
 # luxy - HTTP proxy: libev core, Lua 5.4 policy scripts.
 #
-#   make run     install what is missing (as root), build, start on the default config
-#   make test    install what is missing, build, run every test
-#   make bench   side-by-side benchmark against nginx and haproxy (not a test)
-#   make asan    AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan
+#   make run       install what is missing (as root), build, start on the default config
+#   make test      install what is missing, build, run every test: unit and integration
+#                  tests on the normal build, again on the ASan+UBSan build, then each
+#                  fuzz target for FUZZ_CI_TIME seconds
+#   make bench     side-by-side benchmark against nginx and haproxy (not a test)
+#   make asan      AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan
+#   make ubsan     UndefinedBehaviorSanitizer build in build/ubsan
+#   make fuzz      every libFuzzer target for FUZZ_TIME seconds
+#   make valgrind  the integration tests with luxy under valgrind memcheck
+#   make soak      SOAK_MINUTES (10) of mixed traffic; see docs/reliability.md
 #   make clean
 #
 # Dependencies are Debian packages only; `make deps` installs them when run
@@ -28,7 +34,16 @@ PKGS_FUZZ := clang libclang-rt-14-dev
 
 FUZZ_TARGETS := request response chunked headers config
 FUZZ_TIME ?= 60
+FUZZ_CI_TIME ?= 30
 FUZZ_BUILD := build/fuzz
+SOAK_MINUTES ?= 10
+
+ASAN_BUILD := build/asan
+ASAN_FLAGS := OPT="-O1 -g -fno-omit-frame-pointer" \
+              SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+# leaks are errors; UBSan stops at the first report
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:exitcode=23
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard lua/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
@@ -37,7 +52,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test unit integration bench asan fuzz fuzz-build clean deps deps-test deps-bench deps-fuzz
+.PHONY: all run test test-asan unit integration bench asan ubsan fuzz fuzz-build valgrind soak clean \
+        deps deps-test deps-bench deps-fuzz
 
 all: $(BUILD)/luxy
 
@@ -100,21 +116,46 @@ run: deps
 	$(MAKE) --no-print-directory all
 	./$(BUILD)/luxy
 
-test: deps-test
+test: deps-test deps-fuzz
 	$(MAKE) --no-print-directory all $(UNIT_BINS)
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_CI_TIME)
+	@echo "make test: all passed (normal build, ASan+UBSan build, fuzzing)"
+
+# the whole suite again on the sanitizer build: any report fails it
+test-asan:
+	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) $(ASAN_FLAGS) all \
+		$(UNIT_SRCS:tests/unit/%.c=$(ASAN_BUILD)/tests/%)
+	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) $(ASAN_FLAGS) unit integration
 
 unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do $$t || failed=1; done; \
 	if [ $$failed = 0 ]; then echo "unit tests: all suites passed"; else echo "unit tests: FAILED"; exit 1; fi
 
 integration: $(BUILD)/luxy
-	cd tests/integration && LUXY_BIN=$(abspath $(BUILD)/luxy) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	cd tests/integration && LUXY_BIN=$(abspath $(BUILD)/luxy) LUXY_WRAPPER="$(LUXY_WRAPPER)" \
+		LUXY_TIMEOUT_SCALE="$(LUXY_TIMEOUT_SCALE)" $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 asan:
-	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
-		SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) $(ASAN_FLAGS) all
+
+ubsan:
+	$(MAKE) --no-print-directory BUILD=build/ubsan OPT="-O1 -g" \
+		SANITIZE="-fsanitize=undefined -fno-sanitize-recover=undefined" all
+
+# memcheck is 20-50x slower: timeouts scale, the heaviest tests are skipped
+valgrind: deps-test
+	$(call install_missing,valgrind)
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory integration PYTEST_ARGS="-m 'not heavy' $(PYTEST_ARGS)" \
+		LUXY_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
+		LUXY_TIMEOUT_SCALE=10
+
+soak: deps-test
+	$(MAKE) --no-print-directory all
+	SOAK_MINUTES=$(SOAK_MINUTES) $(PYTHON) tests/soak/soak.py --luxy $(BUILD)/luxy
 
 # libFuzzer targets (clang): each runs FUZZ_TIME seconds on a copy of its corpus
 fuzz-build: deps-fuzz

@@ -16,8 +16,32 @@ static bool is_tchar(unsigned char c)
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* The framing fields of a request allow exactly one spelling: an optional
+ * single space, the value, nothing after. RFC 9110 would accept more
+ * whitespace, but whitespace variants of these two fields are the classic
+ * way to make two parsers disagree on where a request ends. */
+static const char *check_framing_field(const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    struct slice n = slice_make(name, nlen);
+    bool te = slice_caseeq_lit(n, "Transfer-Encoding"), cl = slice_caseeq_lit(n, "Content-Length");
+    if (!te && !cl)
+        return NULL;
+    if (vlen && v[0] == ' ') {
+        v++;
+        vlen--;
+    }
+    if (vlen == 0 || v[0] == ' ' || v[0] == '\t' || v[vlen - 1] == ' ' || v[vlen - 1] == '\t')
+        return te ? "unusual whitespace in Transfer-Encoding" : "unusual whitespace in Content-Length";
+    if (cl) {
+        for (size_t i = 0; i < vlen; i++)
+            if (v[i] < '0' || v[i] > '9')
+                return "Content-Length is not a number";
+    }
+    return NULL;
+}
+
 /* Checks one complete field line (without CRLF). */
-static const char *check_field_line(const char *line, size_t len)
+static const char *check_field_line(const char *line, size_t len, bool request)
 {
     if (line[0] == ' ' || line[0] == '\t')
         return "obsolete line folding";
@@ -29,12 +53,13 @@ static const char *check_field_line(const char *line, size_t len)
                                                                  : "invalid header name";
     if (i == 0)
         return "empty header name";
+    size_t colon = i;
     for (i++; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return "control character in header value";
     }
-    return NULL;
+    return request ? check_framing_field(line, colon, line + colon + 1, len - colon - 1) : NULL;
 }
 
 static bool is_digit(char c)
@@ -135,7 +160,7 @@ enum http_scan_result http_scan(struct http_scan *s, const char *p, size_t n,
             s->pos = i + 1;
             return SCAN_DONE;
         }
-        const char *bad = s->lines > 0 ? check_field_line(line, len)
+        const char *bad = s->lines > 0 ? check_field_line(line, len, !s->response)
                           : s->response ? check_status_line(line, len)
                                         : check_request_line(line, len);
         if (bad) {

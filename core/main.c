@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,6 +154,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "luxy: %s\n", err);
         config_free(&cfg);
         return 1;
+    }
+    /* every connection is a descriptor: take all the system allows */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
     }
     signal(SIGPIPE, SIG_IGN);
     /* the workers never see TERM/INT/HUP: main waits for them below */

@@ -640,8 +640,14 @@ static bool process_response(struct request *r)
         r->resp_parsed = (size_t)n;
         if (r->resp_body.done) {
             response_body_done(r);
-            if ((size_t)n < avail)
-                r->uc_dirty = true; /* bytes beyond the response: out of step */
+            if ((size_t)n < avail) {
+                /* bytes beyond the declared end: the client gets exactly the
+                 * response as framed; the connection is out of step */
+                char peer[ADDR_STRLEN];
+                log_warn("backend %s sent %zu bytes after the end of its response; discarded",
+                         peer_text(r, peer), avail - (size_t)n);
+                r->uc_dirty = true;
+            }
         }
     }
     return flush_response(r);

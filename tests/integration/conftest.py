@@ -6,9 +6,14 @@
         r = env.client(lx.port).roundtrip("GET", "/")
 
 At teardown every client, backend and helper is closed, then every luxy is
-stopped with SIGTERM and must exit 0 with no sanitizer report.
+stopped with SIGTERM and must exit 0 with no sanitizer report (and, under
+LUXY_WRAPPER=valgrind ..., no valgrind error summary).
+
+The soft RLIMIT_NOFILE of the test process is raised to its hard limit so
+tests can hold thousands of sockets; luxy inherits it.
 """
 import os
+import resource
 import sys
 
 import pytest
@@ -16,6 +21,21 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import luxyharness  # noqa: E402
+
+
+def raise_nofile_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+
+raise_nofile_limit()
 
 
 def pytest_configure(config):

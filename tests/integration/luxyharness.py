@@ -4,9 +4,22 @@ a raw HTTP client and a fake DNS server. Standard library only.
 Everything listens on 127.0.0.1 (one IPv6 test uses ::1) on ports picked by
 binding port 0. Nothing waits with a fixed sleep: every wait polls a
 condition with a deadline (see wait_for).
+
+Environment:
+  LUXY_BIN            the binary (default build/luxy)
+  LUXY_WRAPPER        a command prefixed to every luxy command line, e.g.
+                      "valgrind --error-exitcode=99 --leak-check=full
+                       --errors-for-leak-kinds=definite -q"; the teardown check
+                      then also fails on valgrind's "ERROR SUMMARY: N errors"
+                      with N > 0 (and, as always, on a non-zero exit code)
+  LUXY_TIMEOUT_SCALE  multiplies the harness's own waits (startup, stop,
+                      wait_for, default client/backend read timeouts); use
+                      e.g. 10 under valgrind. Default 1.
 """
 
 import os
+import re
+import shlex
 import signal
 import socket
 import string
@@ -21,6 +34,34 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error", "LeakSanitizer",
                      "UndefinedBehaviorSanitizer", "ThreadSanitizer")
+
+LUXY_WRAPPER = shlex.split(os.environ.get("LUXY_WRAPPER", ""))
+try:
+    TIMEOUT_SCALE = max(1.0, float(os.environ.get("LUXY_TIMEOUT_SCALE") or 1))
+except ValueError:
+    raise SystemExit("LUXY_TIMEOUT_SCALE must be a number, not %r"
+                     % os.environ.get("LUXY_TIMEOUT_SCALE"))
+
+# valgrind: "==123== ERROR SUMMARY: 3 errors from 2 contexts"
+VALGRIND_SUMMARY_RE = re.compile(r"ERROR SUMMARY: (\d+) errors?")
+
+
+def scaled(seconds):
+    """A harness wait, stretched by LUXY_TIMEOUT_SCALE (slow wrappers)."""
+    return seconds * TIMEOUT_SCALE
+
+
+def luxy_command(args):
+    """The command line that runs luxy with args (LUXY_WRAPPER prefixed)."""
+    return LUXY_WRAPPER + [LUXY_BIN] + list(args)
+
+
+def valgrind_report(text):
+    """The part of text around the first valgrind ERROR SUMMARY with N > 0."""
+    for m in VALGRIND_SUMMARY_RE.finditer(text):
+        if int(m.group(1)) > 0:
+            return text[max(0, m.start() - 6000): m.end() + 200]
+    return None
 
 
 # ---------------------------------------------------------------- utilities
@@ -38,6 +79,7 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
 def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
     """Polls cond() until it returns a true value or timeout passes.
     Returns the value; raises AssertionError on timeout."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     delay = interval
     while True:
@@ -80,9 +122,13 @@ def tail(text, n=60):
 
 def run_check(args, timeout=30):
     """Runs `luxy -t ...` (args after -t); returns (exit code, stdout+stderr)."""
-    p = subprocess.run([LUXY_BIN, "-t"] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=timeout)
-    return p.returncode, p.stdout.decode("utf-8", "replace")
+    p = subprocess.run(luxy_command(["-t"] + list(args)), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=scaled(timeout))
+    out = p.stdout.decode("utf-8", "replace")
+    rep = valgrind_report(out)
+    if rep:
+        raise AssertionError("valgrind errors in luxy -t %s:\n%s" % (" ".join(args), rep))
+    return p.returncode, out
 
 
 class LuxyDied(AssertionError):
@@ -115,10 +161,11 @@ class Luxy:
             with open(self.conf_path, "w") as f:
                 f.write(self.conf_text)
         self.port = self.subs.get("port")
-        cmd = [LUXY_BIN]
+        cmd = []
         if self.conf_path:
             cmd += ["-c", self.conf_path]
         cmd += list(args or [])
+        cmd = luxy_command(cmd)
         self.cmd = cmd
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
@@ -135,6 +182,7 @@ class Luxy:
     # -- lifecycle
 
     def wait_ready(self, host, port, timeout=10.0):
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -154,6 +202,7 @@ class Luxy:
             self.proc.send_signal(sig)
 
     def wait(self, timeout=15.0):
+        timeout = scaled(timeout)
         try:
             self.returncode = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -221,11 +270,35 @@ class Luxy:
             raise AssertionError("%r not in the error log:\n%s" % (needle, tail(self.error_log())))
 
     def rss_kb(self):
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return rss_kb(self.pid)
+
+    def fd_count(self):
+        """luxy's open file descriptors right now (under LUXY_WRAPPER this
+        includes the wrapper's own, a constant)."""
+        return fd_count(self.pid)
+
+    def fd_targets(self):
+        return fd_targets(self.pid)
+
+    def wait_fds(self, pred, timeout=10.0, what="the fd count"):
+        """Polls the fd count until pred(count) holds; returns the count.
+        On timeout the assertion lists the fds luxy still holds."""
+        seen = {}
+
+        def ok():
+            seen["n"] = self.fd_count()
+            return pred(seen["n"])
+        try:
+            wait_for(ok, timeout, what=what)
+            return seen["n"]
+        except AssertionError:
+            n = self.fd_count()
+            raise AssertionError("%s: luxy holds %d fds:\n%s\n%s"
+                                 % (what, n, summarize_fds(self.fd_targets()), self.describe()))
+
+    def wait_fds_at_most(self, limit, timeout=10.0, what=None):
+        return self.wait_fds(lambda n: n <= limit, timeout,
+                             what or "luxy's fd count to drop to %d or less" % limit)
 
     def describe(self):
         return ("--- command: %s\n--- config:\n%s\n--- error log (tail):\n%s\n--- access log (tail):\n%s"
@@ -233,12 +306,47 @@ class Luxy:
                    tail(self.access_log(), 20)))
 
     def sanitizer_report(self):
+        """A sanitizer report, or valgrind errors (LUXY_WRAPPER), or None."""
         text = self.error_log() + self.access_log()
         for m in SANITIZER_MARKERS:
             if m in text:
                 i = text.index(m)
                 return text[max(0, i - 2000): i + 4000]
-        return None
+        return valgrind_report(text)
+
+
+def fd_count(pid):
+    """Open file descriptors of process pid."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def fd_targets(pid):
+    """{fd: readlink target} of process pid (sockets read 'socket:[inode]')."""
+    out = {}
+    d = "/proc/%d/fd" % pid
+    for name in os.listdir(d):
+        try:
+            out[int(name)] = os.readlink(os.path.join(d, name))
+        except OSError:
+            pass
+    return out
+
+
+def summarize_fds(targets):
+    kinds = {}
+    for t in targets.values():
+        k = t.split(":", 1)[0] if ":" in t else t
+        kinds[k] = kinds.get(k, 0) + 1
+    return ", ".join("%s: %d" % kv for kv in sorted(kinds.items()))
+
+
+def rss_kb(pid):
+    """VmRSS of process pid in KiB (0 if it has none, e.g. a zombie)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def _close_listener(sock):
@@ -431,7 +539,9 @@ class Client:
     """A raw HTTP/1.x client connection: send exact bytes, read parsed
     responses."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0, connect_timeout=5.0):
+    def __init__(self, port, host="127.0.0.1", timeout=None, connect_timeout=None):
+        timeout = scaled(10.0) if timeout is None else timeout
+        connect_timeout = scaled(5.0) if connect_timeout is None else connect_timeout
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(connect_timeout)
@@ -535,7 +645,7 @@ class Client:
             pass
 
 
-def get(port, target="/", headers=None, host="127.0.0.1", timeout=10.0, method="GET", body=None):
+def get(port, target="/", headers=None, host="127.0.0.1", timeout=None, method="GET", body=None):
     """One request on a fresh connection."""
     c = Client(port, host=host, timeout=timeout)
     try:
@@ -677,6 +787,7 @@ class Backend:
         self.received = bytearray()  # the first 16 MiB received, all connections
         self.partial = []            # raw bytes of requests that never completed
         self.errors = []
+        self.ended = {}              # conn id -> why its serving loop ended
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.socks = set()
@@ -708,23 +819,31 @@ class Backend:
 
     def _serve(self, s, cid):
         conn = BackendConn(self, s, cid)
+        why = "stopped"
         try:
             while not conn.closed and not self.stopping.is_set():
                 req = self._read_request(conn)
                 if req is None:
+                    why = "eof"          # the peer closed (or reset) the connection
                     break
                 with self.lock:
                     self.requests.append(req)
                 self.handler(req, conn)
+            else:
+                if conn.closed:
+                    why = "handler closed"
         except (Closed, socket.timeout, ConnectionError, OSError) as e:
+            why = "error: %r" % (e,)
             if not self.stopping.is_set() and not isinstance(e, Closed):
                 self.errors.append(repr(e))
         except Exception as e:  # a handler bug: keep it visible
+            why = "handler bug: %r" % (e,)
             self.errors.append(repr(e))
             raise
         finally:
             with self.lock:
                 self.socks.discard(s)
+                self.ended[cid] = why
             conn.close()
 
     def _read_request(self, conn):
@@ -848,6 +967,18 @@ class Backend:
         assert self.requests, "backend %s received no request" % self.name
         return self.requests[-1]
 
+    def open_connections(self):
+        """How many connections are being served right now."""
+        with self.lock:
+            return len(self.socks)
+
+    def wait_conn_ended(self, cid, timeout=10.0):
+        """Waits until connection cid's serving loop ended (the peer closed
+        it, or a send/recv failed); returns why."""
+        wait_for(lambda: cid in self.ended, timeout,
+                 what="backend %s connection %s to end" % (self.name, cid))
+        return self.ended[cid]
+
     def close(self):
         self.stopping.set()
         _close_listener(self.lsock)
@@ -867,6 +998,8 @@ class EchoServer:
     def __init__(self, eof_marker=b"<EOF-SEEN>"):
         self.eof_marker = eof_marker
         self.connections = 0
+        self.closed = 0              # connections finished (EOF, reset or error)
+        self.lock = threading.Lock()
         self.received = 0
         self.saw_eof = threading.Event()
         self.stopping = threading.Event()
@@ -906,6 +1039,8 @@ class EchoServer:
                 s.close()
             except OSError:
                 pass
+            with self.lock:
+                self.closed += 1
 
     def close(self):
         self.stopping.set()

@@ -32,6 +32,8 @@ static void test_scan(void)
 {
     size_t len;
     int st;
+    is_int(scan("POST / HTTP/1.1\r\nContent-Length:5\r\nTransfer-Encoding: chunked\r\n\r\n", &len, &st),
+           SCAN_DONE, "framing fields with and without a space pass the scanner");
     const char *ok = "GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY";
     is_int(scan(ok, &len, &st), SCAN_DONE, "complete head");
     is_int(len, strlen(ok) - 4, "head length stops at the blank line");
@@ -49,6 +51,14 @@ static void test_scan(void)
         { "GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400, "no colon" },
         { "GET / HTTP/1.1\r\n: empty\r\n\r\n", 400, "empty name" },
         { "GET / HTTP/1.1\r\nX\x7f: a\r\n\r\n", 400, "DEL in name" },
+        { "POST / HTTP/1.1\r\nTransfer-Encoding:  chunked\r\n\r\n", 400, "TE two spaces" },
+        { "POST / HTTP/1.1\r\nTransfer-Encoding:\tchunked\r\n\r\n", 400, "TE tab" },
+        { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked \r\n\r\n", 400, "TE trailing space" },
+        { "POST / HTTP/1.1\r\ntransfer-encoding:\r\n\r\n", 400, "TE empty" },
+        { "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 400, "CL plus" },
+        { "POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\n", 400, "CL hex" },
+        { "POST / HTTP/1.1\r\nContent-Length:  5\r\n\r\n", 400, "CL two spaces" },
+        { "POST / HTTP/1.1\r\nContent-Length: 5 \r\n\r\n", 400, "CL trailing space" },
     };
     for (size_t i = 0; i < countof(bad); i++) {
         is_int(scan(bad[i].head, &len, &st), SCAN_BAD, bad[i].what);
