@@ -345,8 +345,8 @@ static bool retryable_on_fresh_connection(const struct request *r)
                       m == HTTP_DELETE || m == HTTP_PUT;
     /* a pooled connection the backend had closed: the request never
      * reached it, so sending it again is safe when there is no body */
-    return r->uc->reused && !r->resp_bytes_seen && r->head.complete && idempotent &&
-           !r->retried_fresh;
+    bool bodiless = r->body_done && r->body_bytes == 0;
+    return r->uc->reused && !r->resp_bytes_seen && bodiless && idempotent && !r->retried_fresh;
 }
 
 /* The connection failed mid-exchange. */

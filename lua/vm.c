@@ -93,7 +93,8 @@ int vm_call(struct vm *vm, const char *what, int nargs, int nresults)
     vm->errors++;
     if (vm->w)
         vm->w->stats.hook_errors++;
-    log_error("%s failed: %s", what, lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+    log_error("%s failed (script error %lu in this worker): %s", what, vm->errors,
+              lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
     lua_pop(L, 1);
     if (rc == LUA_ERRMEM)
         lua_gc(L, LUA_GCCOLLECT); /* give the next request room */
