@@ -7,6 +7,7 @@ const struct proxy_error err_connect_timeout = { 504, "the backend did not accep
 const struct proxy_error err_connect_failed = { 502, "the backend could not be reached", true };
 const struct proxy_error err_backend_reset = { 502, "the backend reset the connection", false };
 const struct proxy_error err_backend_closed = { 502, "the backend closed the connection without answering", false };
+const struct proxy_error err_backend_cut = { 502, "the backend closed the connection in the middle of its response", false };
 const struct proxy_error err_backend_timeout = { 504, "the backend did not answer in time", false };
 const struct proxy_error err_bad_response = { 502, "the backend sent an invalid response", false };
 const struct proxy_error err_resolve_failed = { 502, "the host name could not be resolved", false };

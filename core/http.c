@@ -136,11 +136,11 @@ enum http_scan_result http_scan(struct http_scan *s, const char *p, size_t n,
         }
         if (c != '\n') {
             if (s->lines == 0 && i - s->line_start >= lim->line_max) {
-                *status = 414, *err = "request line too long";
+                *status = 414, *err = s->response ? "status line too long" : "request line too long";
                 return SCAN_BAD;
             }
             if (i >= lim->head_max) {
-                *status = 431, *err = "request head too large";
+                *status = 431, *err = s->response ? "response head too large" : "request head too large";
                 return SCAN_BAD;
             }
             continue;

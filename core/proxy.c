@@ -362,7 +362,7 @@ static void backend_failed(struct request *r, const struct proxy_error *err)
     }
     if (r->backend)
         r->backend->failures++;
-    request_fail(r, err);
+    request_fail(r, r->resp_head_done && err == &err_backend_closed ? &err_backend_cut : err);
 }
 
 static void flush_to_backend(struct request *r)
@@ -667,7 +667,7 @@ static void backend_eof(struct request *r)
     r->uc_dirty = true;
     if (!r->resp_done) {
         if (!body_eof_ok(&r->resp_body)) { /* only a close-delimited body ends here */
-            request_fail(r, &err_backend_closed);
+            request_fail(r, &err_backend_cut);
             return;
         }
         response_body_done(r);

@@ -249,8 +249,14 @@ static void on_io(struct ev_loop *loop, ev_io *io, int revents)
     struct upconn *uc = io->events & EV_READ ? container_of(io, struct upconn, rio)
                                              : container_of(io, struct upconn, wio);
     if (uc->bucket) {
-        /* idle: the backend closed it or sent something unasked */
-        log_debug("idle backend connection closed by peer");
+        /* idle: the backend closed it (normal) or sent something unasked */
+        char byte, peer[ADDR_STRLEN];
+        if (recv(uc->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+            addr_format(&uc->addr, peer, sizeof(peer), true);
+            log_warn("backend %s sent data on an idle connection; closed it", peer);
+        } else {
+            log_debug("idle backend connection closed by peer");
+        }
         upconn_close(uc);
         return;
     }

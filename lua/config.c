@@ -154,18 +154,20 @@ static bool opt_field(lua_State *L, int t, const char *k)
     return true; /* value on top; the caller pops */
 }
 
+#define DURATION_MAX 1e7 /* about 115 days: beyond it a duration is a mistake */
+
 static double opt_duration(lua_State *L, int t, const char *what, const char *k, double dflt)
 {
     if (!opt_field(L, t, k))
         return dflt;
-    double v = 0;
-    if (lua_type(L, -1) == LUA_TNUMBER) {
+    double v = -1;
+    if (lua_type(L, -1) == LUA_TNUMBER)
         v = lua_tonumber(L, -1);
-        if (v < 0)
-            luaL_error(L, "%s: %s must not be negative", what, k);
-    } else if (lua_type(L, -1) != LUA_TSTRING || config_parse_duration(lua_tostring(L, -1), &v)) {
-        luaL_error(L, "%s: %s must be a duration such as 10, \"10s\" or \"250ms\"", what, k);
-    }
+    else if (lua_type(L, -1) == LUA_TSTRING && config_parse_duration(lua_tostring(L, -1), &v) == -1)
+        v = -1;
+    if (!(v >= 0 && v <= DURATION_MAX)) /* also false for NaN */
+        luaL_error(L, "%s: %s must be a duration from 0 to 1e7 seconds, such as 10, \"10s\" or \"250ms\"",
+                   what, k);
     lua_pop(L, 1);
     return v;
 }

@@ -39,6 +39,8 @@ raise_nofile_limit()
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "heavy: load or volume tests skipped under slow wrappers (make valgrind)")
     if not os.access(luxyharness.LUXY_BIN, os.X_OK):
         raise pytest.UsageError("luxy binary not found at %s (build it: make all; or set LUXY_BIN)"
                                 % luxyharness.LUXY_BIN)

@@ -280,6 +280,23 @@ class Luxy:
     def fd_targets(self):
         return fd_targets(self.pid)
 
+    def connection_fds(self):
+        """luxy's TCP connection fds (client, backend, tunnel), {fd: state}."""
+        return connection_fds(self.pid)
+
+    def base_fd_count(self, tries=20):
+        """luxy's fds that are not TCP connections (listeners, epoll, eventfd,
+        logs, resolver sockets): the count luxy returns to when idle.
+        Read until two readings agree (connections come and go meanwhile)."""
+        last = None
+        for _ in range(tries):
+            n = self.fd_count() - len(self.connection_fds())
+            if n == last:
+                return n
+            last = n
+            time.sleep(0.01)
+        return last
+
     def wait_fds(self, pred, timeout=10.0, what="the fd count"):
         """Polls the fd count until pred(count) holds; returns the count.
         On timeout the assertion lists the fds luxy still holds."""
@@ -293,8 +310,13 @@ class Luxy:
             return seen["n"]
         except AssertionError:
             n = self.fd_count()
-            raise AssertionError("%s: luxy holds %d fds:\n%s\n%s"
-                                 % (what, n, summarize_fds(self.fd_targets()), self.describe()))
+            conns = {}
+            for st in self.connection_fds().values():
+                name = TCP_STATE_NAMES.get(st, st)
+                conns[name] = conns.get(name, 0) + 1
+            raise AssertionError("%s: luxy holds %d fds (%s; TCP connections by state: %s)\n%s"
+                                 % (what, n, summarize_fds(self.fd_targets()), conns or "none",
+                                    self.describe()))
 
     def wait_fds_at_most(self, limit, timeout=10.0, what=None):
         return self.wait_fds(lambda n: n <= limit, timeout,
@@ -329,6 +351,39 @@ def fd_targets(pid):
             out[int(name)] = os.readlink(os.path.join(d, name))
         except OSError:
             pass
+    return out
+
+
+TCP_STATE_NAMES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1",
+                   "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT",
+                   "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING"}
+
+
+def tcp_states():
+    """{socket inode: TCP state (hex, "0A" = LISTEN)} from /proc/net/tcp{,6}."""
+    out = {}
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if len(parts) > 9:
+                        out[parts[9]] = parts[3]
+        except (OSError, StopIteration):
+            pass
+    return out
+
+
+def connection_fds(pid):
+    """fds of pid that are TCP connections (not listeners), as {fd: state}."""
+    states = tcp_states()
+    out = {}
+    for fd, t in fd_targets(pid).items():
+        if t.startswith("socket:["):
+            st = states.get(t[8:-1])
+            if st is not None and st != "0A":
+                out[fd] = st
     return out
 
 

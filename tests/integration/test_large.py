@@ -47,6 +47,7 @@ class RssSampler:
         return max(self.samples) if self.samples else 0
 
 
+@pytest.mark.heavy
 def test_upload_1gib_streams_with_bounded_memory(env):
     def count(req, conn):
         conn.respond(200, b"%d" % req.body_len, req=req)
@@ -85,6 +86,7 @@ def test_upload_1gib_streams_with_bounded_memory(env):
     assert elapsed < TIME_LIMIT
 
 
+@pytest.mark.heavy
 def test_download_1gib_streams_with_bounded_memory(env):
     chunk = bytes(range(256)) * (MIB // 256)
 
