@@ -638,17 +638,25 @@ static bool process_response(struct request *r)
             return false;
         }
         r->resp_parsed = (size_t)n;
-        if (r->resp_body.done) {
-            response_body_done(r);
-            if ((size_t)n < avail) {
-                /* bytes beyond the declared end: the client gets exactly the
-                 * response as framed; the connection is out of step */
-                char peer[ADDR_STRLEN];
-                log_warn("backend %s sent %zu bytes after the end of its response; discarded",
-                         peer_text(r, peer), avail - (size_t)n);
-                r->uc_dirty = true;
+        if (r->resp_body.done && (size_t)n < avail) {
+            /* bytes beyond the declared end: the framing is a lie or the
+             * backend is out of step, and the connection can't be reused */
+            char peer[ADDR_STRLEN];
+            log_warn("backend %s sent %zu bytes after the end of its response%s",
+                     peer_text(r, peer), avail - (size_t)n,
+                     head_unsent ? "; answered 502" : "; discarded");
+            r->uc_dirty = true;
+            if (head_unsent) { /* nothing went out yet: the client gets 502 */
+                outq_reset(&r->conn->out);
+                r->resp_started = false;
+                request_fail(r, &err_bad_response);
+                return false;
             }
+            /* part of it is out: the client gets exactly the response as
+             * framed, which is all that can still be done honestly */
         }
+        if (r->resp_body.done)
+            response_body_done(r);
     }
     return flush_response(r);
 }

@@ -91,6 +91,12 @@ def make_handler(st):
             conn.close()
         elif p == "/overlong":
             conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA-GARBAGE-HTTP/1.1 200 OK\r\n")
+        elif p == "/overlong-split":
+            conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel")
+            st.event("overlong-split-read").wait(10)  # the client has the head
+            conn.send(b"loEXTRA-GARBAGE")
+            conn.reader.read_until_close(timeout=10)  # luxy must close it
+            conn.close()
         elif p == "/overlong-late":
             conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
             st.event("overlong-late-read").wait(10)  # the client has its 5 bytes
@@ -232,20 +238,16 @@ def test_bad_chunk_after_first_chunk_cuts(proxy):
 # ---------------------------------------------------------------- too much body
 
 def test_body_longer_than_content_length(proxy):
+    """Head, body and surplus bytes in one read: nothing has gone out yet,
+    so the client is told the truth: 502, not a response whose framing
+    the backend itself contradicts."""
     lx, b, st = proxy
     before = len(warn_lines(lx))
     c = Client(lx.port)
-    c.reader.record = True
     try:
-        c.request("GET", "/overlong")
-        r = c.read_response(timeout=10)
-        assert r.status == 200 and r.body == b"hello", r
-        # nothing beyond the 5 announced bytes, on this connection, ever
-        try:
-            extra = c.reader.read_until_close(timeout=1.0)
-        except socket.timeout:
-            extra = bytes(c.reader.buf)
-        assert extra == b"", "the client got bytes beyond Content-Length: %r" % extra[:200]
+        r = c.roundtrip("GET", "/overlong")
+        assert r.status == 502, r
+        assert b"hello" not in r.body and b"EXTRA" not in r.body, r
     finally:
         c.close()
     bad_conn = st.conn_of["/overlong"]
@@ -255,6 +257,34 @@ def test_body_longer_than_content_length(proxy):
         "luxy reused the backend connection that sent bytes past its Content-Length")
     assert r.header("X-Conn") == str(b.last().conn_id)
     b.wait_conn_ended(bad_conn, timeout=10)
+
+
+def test_body_longer_than_content_length_mid_stream(proxy):
+    """The head already went out when the surplus arrives: the client gets
+    exactly the announced bytes and nothing after them, and the backend
+    connection is closed, never pooled."""
+    lx, b, st = proxy
+    before = len(warn_lines(lx))
+    c = Client(lx.port)
+    c.reader.record = True
+    try:
+        c.request("GET", "/overlong-split")
+        head = c.reader.read_until(b"\r\n\r\n", timeout=10)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        st.event("overlong-split-read").set()
+        assert c.reader.read_exact(5, timeout=10) == b"hello"
+        try:
+            extra = c.reader.read_until_close(timeout=1.0)
+        except socket.timeout:
+            extra = bytes(c.reader.buf)
+        assert extra == b"", "the client got bytes beyond Content-Length: %r" % extra[:200]
+    finally:
+        c.close()
+    bad_conn = st.conn_of["/overlong-split"]
+    expect_backend_warning(lx, before, "bytes past Content-Length mid-stream")
+    b.wait_conn_ended(bad_conn, timeout=10)
+    r = assert_serves(lx, b, "/after-overlong-split")
+    assert r.header("X-Conn") != str(bad_conn)
 
 
 def test_stray_response_on_idle_pooled_connection(proxy):
