@@ -614,6 +614,17 @@ static bool read_response_head(struct request *r)
     return start_response(r);
 }
 
+/* The response body turned out bad. While its head is only queued, the
+ * client gets a clean 502 instead; once bytes went out, a cut. */
+static void bad_response_body(struct request *r, bool head_unsent)
+{
+    if (head_unsent) {
+        outq_reset(&r->conn->out);
+        r->resp_started = false;
+    }
+    request_fail(r, &err_bad_response);
+}
+
 /* Handles what the backend buffer holds. Returns true when r is still
  * streaming and the client took everything (reading on makes sense). */
 static bool process_response(struct request *r)
@@ -630,11 +641,7 @@ static bool process_response(struct request *r)
         ssize_t n = body_feed(&r->resp_body, buf_head(&uc->in), avail, on_resp_body, r, &err);
         if (n < 0) {
             log_warn("backend sent an invalid response body: %s", err);
-            if (head_unsent) { /* nothing went out yet: answer 502 cleanly */
-                outq_reset(&r->conn->out);
-                r->resp_started = false;
-            }
-            request_fail(r, &err_bad_response); /* else cuts the connection */
+            bad_response_body(r, head_unsent);
             return false;
         }
         r->resp_parsed = (size_t)n;
@@ -646,10 +653,8 @@ static bool process_response(struct request *r)
                      peer_text(r, peer), avail - (size_t)n,
                      head_unsent ? "; answered 502" : "; discarded");
             r->uc_dirty = true;
-            if (head_unsent) { /* nothing went out yet: the client gets 502 */
-                outq_reset(&r->conn->out);
-                r->resp_started = false;
-                request_fail(r, &err_bad_response);
+            if (head_unsent) {
+                bad_response_body(r, true);
                 return false;
             }
             /* part of it is out: the client gets exactly the response as
