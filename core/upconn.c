@@ -165,21 +165,26 @@ void upconn_release(struct upconn *uc, unsigned max_per_addr, double idle_timeou
         return;
     }
     buf_release(&uc->in, &w->bufs);
+    struct pool_bucket *b = *bucket_slot(p, &uc->addr);
+    if (b && b->n >= max_per_addr) {
+        upconn_close(uc);
+        return;
+    }
+    if (p->max_idle == 0) {
+        upconn_close(uc);
+        return;
+    }
+    /* Evict before taking the bucket: the coldest connection may be the
+     * last one of this very bucket, and unlinking it frees the bucket. */
+    if (p->idle >= p->max_idle)
+        upconn_close(container_of(list_first(&p->lru), struct upconn, lru_link));
     struct pool_bucket **slot = bucket_slot(p, &uc->addr);
-    struct pool_bucket *b = *slot;
-    if (b == NULL) {
+    if ((b = *slot) == NULL) {
         b = xcalloc(1, sizeof(*b));
         b->addr = uc->addr;
         list_init(&b->idle);
         *slot = b;
     }
-    if (b->n >= max_per_addr) {
-        /* the bucket exists, so it is not empty: nothing to free */
-        upconn_close(uc);
-        return;
-    }
-    if (p->idle >= p->max_idle)
-        upconn_close(container_of(list_first(&p->lru), struct upconn, lru_link));
     uc->on_event = NULL;
     uc->owner = NULL;
     uc->reused = false;
