@@ -30,6 +30,8 @@ void config_defaults(struct config *c)
         .header_fields = 100,
         .body_size = 100ull * 1024 * 1024,
         .response_head_size = 32 * 1024,
+        .interim_responses = 16,
+        .interim_bytes = 64 * 1024,
         .max_connections = 10000,
     };
     c->lua = (struct lua_config){ .memory = 64u << 20, .instructions = 1000000 };

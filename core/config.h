@@ -66,6 +66,8 @@ struct limits_config {
     unsigned header_fields;     /* count (431) */
     uint64_t body_size;         /* request body, bytes (413); 0: unlimited */
     size_t response_head_size;  /* backend response head, bytes (502) */
+    unsigned interim_responses; /* 1xx responses per exchange (502 beyond) */
+    size_t interim_bytes;       /* their heads together, bytes (502 beyond) */
     unsigned max_connections;   /* client connections per worker */
 };
 

@@ -10,6 +10,7 @@ const struct proxy_error err_backend_closed = { 502, "the backend closed the con
 const struct proxy_error err_backend_cut = { 502, "the backend closed the connection in the middle of its response", false };
 const struct proxy_error err_backend_timeout = { 504, "the backend did not answer in time", false };
 const struct proxy_error err_bad_response = { 502, "the backend sent an invalid response", false };
+const struct proxy_error err_too_many_interim = { 502, "the backend sent too many interim (1xx) responses", false };
 const struct proxy_error err_resolve_failed = { 502, "the host name could not be resolved", false };
 const struct proxy_error err_no_backend = { 503, "no backend is available", false };
 const struct proxy_error err_loop = { 508, "the request would loop back into this proxy", false };

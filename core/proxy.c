@@ -40,6 +40,19 @@ static const struct timeouts_config *timeouts(const struct request *r)
     return &r->w->cfg->timeouts;
 }
 
+/* The backend_read timer measures the backend's silence while luxy waits
+ * on the backend: for it to take request bytes, or for its response once
+ * the request is all sent. While the client is the slow side (still
+ * uploading, or not reading the response) the client's timers govern and
+ * this one is off. Called on every change, it also re-arms: activity. */
+static void backend_timer(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    bool client_reading = !outq_empty(&r->conn->out);
+    bool client_uploading = !r->body_done && !r->upload_stopped && outq_empty(&uc->out);
+    upconn_timeout(uc, client_reading || client_uploading ? 0 : timeouts(r)->backend_read);
+}
+
 static const char *peer_text(struct request *r, char buf[ADDR_STRLEN])
 {
     addr_format(&r->peer, buf, ADDR_STRLEN, true);
@@ -382,6 +395,7 @@ static void flush_to_backend(struct request *r)
         upconn_want_write(uc, true);
         conn_read_pause(c); /* the buffer is referenced until this drains */
         conn_timer(c, CT_NONE); /* the backend is slow, not the client */
+        backend_timer(r);
         return;
     }
     upconn_want_write(uc, false);
@@ -394,6 +408,7 @@ static void flush_to_backend(struct request *r)
         if (c->read_blocked)
             conn_read_resume(c);
     }
+    backend_timer(r);
 }
 
 /* Parses the request body bytes waiting in the client buffer into the
@@ -468,7 +483,7 @@ static bool response_drained(struct request *r)
         return false;
     }
     upconn_want_read(uc, true);
-    upconn_timeout(uc, timeouts(r)->backend_read);
+    backend_timer(r);
     return true;
 }
 
@@ -485,7 +500,7 @@ static bool flush_response(struct request *r)
         /* the client is slower than the backend: stop reading it; the
          * client's send timeout runs instead of the backend's */
         upconn_want_read(r->uc, false);
-        upconn_timeout(r->uc, 0);
+        backend_timer(r);
         return false;
     default:
         conn_close(r->conn, "write to client failed");
@@ -493,27 +508,58 @@ static bool flush_response(struct request *r)
     }
 }
 
+static bool process_response(struct request *r);
+
 void proxy_client_drained(struct request *r)
 {
-    if (r->uc && r->state == RS_EXCHANGE)
-        response_drained(r);
+    if (r->uc == NULL || r->state != RS_EXCHANGE || !response_drained(r))
+        return;
+    /* interim heads stopped reading while the client was slow: the next
+     * head may already wait in the buffer */
+    if (!r->resp_head_done && buf_len(&r->uc->in) > 0)
+        process_response(r);
 }
 
-/* 100 Continue, 102, 103: passed on to HTTP/1.1 clients. Returns false
- * when r has ended. */
-static bool forward_informational(struct request *r)
+/* 100 Continue, 102, 103: passed on to HTTP/1.1 clients, each as a copy
+ * in the client's queue; the parsed head is then forgotten (the arena is
+ * rewound to mark), so an exchange holds at most one interim head at a
+ * time. Bounded in count and bytes; the backend is not read again until
+ * the client took the interim head. Returns true when the next head can
+ * be read now, false when r ended or waits for the client. */
+static bool forward_interim(struct request *r, struct arena_mark mark, size_t len)
 {
-    if (r->head.minor == 0)
+    const struct limits_config *lim = &r->w->cfg->limits;
+    r->interim_count++;
+    r->interim_bytes += len;
+    if (r->interim_count > lim->interim_responses || r->interim_bytes > lim->interim_bytes) {
+        char peer[ADDR_STRLEN];
+        log_warn("backend %s sent more than %u interim responses or %zu bytes of them; answered 502",
+                 peer_text(r, peer), lim->interim_responses, lim->interim_bytes);
+        request_fail(r, &err_too_many_interim);
+        return false;
+    }
+    if (r->head.minor >= 1) {
+        headers_strip_hop_by_hop(&r->resp.headers, false);
+        r->framing = FRAME_NONE;
+        struct slice head = response_head(r, NULL);
+        outq_copy(&r->conn->out, head.ptr, head.len);
+    }
+    arena_rewind(&r->arena, mark);
+    headers_init(&r->resp.headers);
+    r->resp.reason = SLICE_NULL;
+    if (outq_empty(&r->conn->out))
         return true;
-    headers_strip_hop_by_hop(&r->resp.headers, false);
-    r->framing = FRAME_NONE;
-    struct slice head = response_head(r, NULL);
-    outq_push(&r->conn->out, head.ptr, head.len);
-    if (conn_flush(r->conn, false) == -1) {
+    switch (conn_flush(r->conn, false)) {
+    case 1:
+        return true;
+    case 0:
+        upconn_want_read(r->uc, false); /* proxy_client_drained reads on */
+        backend_timer(r);
+        return false;
+    default:
         conn_close(r->conn, "write to client failed");
         return false;
     }
-    return true;
 }
 
 static void upgrade_to_tunnel(struct request *r);
@@ -590,6 +636,7 @@ static bool read_response_head(struct request *r)
         break;
     }
     memset(&r->rscan, 0, sizeof(r->rscan));
+    struct arena_mark mark = arena_mark(&r->arena);
     char *copy = arena_alloc(&r->arena, len);
     memcpy(copy, buf_head(&uc->in), len);
     buf_consume(&uc->in, &r->w->bufs, len);
@@ -609,7 +656,7 @@ static bool read_response_head(struct request *r)
         return false;
     }
     if (r->resp.status / 100 == 1)
-        return forward_informational(r);
+        return forward_interim(r, mark, len);
     r->resp_head_done = true;
     return start_response(r);
 }
@@ -705,7 +752,7 @@ static void read_from_backend(struct request *r)
             uc->in.end += (size_t)n;
             r->resp_bytes_seen = true;
             r->backend_more = (size_t)n == room;
-            upconn_timeout(uc, timeouts(r)->backend_read);
+            backend_timer(r);
             if (!process_response(r) || !r->backend_more)
                 return;
         } else if (n == 0) {
@@ -788,7 +835,6 @@ static void send_head(struct request *r)
         r->up_head = request_head(r);
     outq_push(&uc->out, r->up_head.ptr, r->up_head.len);
     upconn_want_read(uc, true);
-    upconn_timeout(uc, timeouts(r)->backend_read);
     if (!r->body_done && !parse_body(r))
         return;
     flush_to_backend(r);

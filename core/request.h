@@ -79,6 +79,8 @@ struct request {
     struct body_reader resp_body;
     struct http_scan rscan;
     bool resp_head_done;        /* final (non-1xx) head parsed */
+    unsigned interim_count;     /* 1xx heads received so far */
+    size_t interim_bytes;       /* and their bytes */
     bool resp_started;          /* head queued to the client */
     bool resp_done;             /* last byte parsed/queued */
     size_t resp_parsed;         /* bytes of uc->in parsed but still referenced */

@@ -472,7 +472,8 @@ static int dsl_limits(lua_State *L)
     struct config *c = building(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "head_size", "request_line", "header_fields", "body_size",
-                                        "response_head_size", "max_connections", NULL };
+                                        "response_head_size", "interim_responses", "interim_bytes",
+                                        "max_connections", NULL };
     check_keys(L, 1, "limits", keys, false);
     struct limits_config *l = &c->limits;
     l->head_size = (size_t)opt_size(L, 1, "limits", "head_size", l->head_size, false);
@@ -480,10 +481,14 @@ static int dsl_limits(lua_State *L)
     l->header_fields = (unsigned)opt_int(L, 1, "limits", "header_fields", l->header_fields, 1, 10000);
     l->body_size = opt_size(L, 1, "limits", "body_size", l->body_size, true);
     l->response_head_size = (size_t)opt_size(L, 1, "limits", "response_head_size", l->response_head_size, false);
+    l->interim_responses = (unsigned)opt_int(L, 1, "limits", "interim_responses", l->interim_responses, 0, 1000);
+    l->interim_bytes = (size_t)opt_size(L, 1, "limits", "interim_bytes", l->interim_bytes, false);
     l->max_connections = (unsigned)opt_int(L, 1, "limits", "max_connections", l->max_connections, 1, 10000000);
     if (l->head_size < 1024 || l->head_size > (1u << 24) || l->response_head_size < 1024 ||
         l->response_head_size > (1u << 24))
         return luaL_error(L, "limits: head sizes must be between 1KB and 16MB");
+    if (l->interim_bytes > (1u << 24))
+        return luaL_error(L, "limits: interim_bytes must be 16MB or less");
     if (l->request_line < 64 || l->request_line > l->head_size)
         return luaL_error(L, "limits: request_line must be between 64 bytes and head_size");
     return 0;

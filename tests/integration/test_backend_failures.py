@@ -1,9 +1,11 @@
 """Backends that fail: refused, reset, silent, malformed, truncated; retries
 across servers; error pages that do not reveal backend addresses."""
 
+import socket
+import threading
 import time
 
-from luxyharness import Client, Closed, free_port
+from luxyharness import Client, Closed, Reader, free_port, scaled
 
 CONF = """
 workers(1)
@@ -213,3 +215,70 @@ def test_backend_bad_chunked_framing_cuts_response(env):
         assert not r.complete, "an invalid chunked response reached the client as complete: %r" % r
     else:
         assert r.status == 502, r
+
+
+# ---- the backend's timer while the client uploads (review item 3) ----
+
+UPLOAD_CONF = """
+workers(1)
+listen { "127.0.0.1:$port", mode = "reverse", upstream = "app" }
+upstream "app" { "127.0.0.1:$backend_port" }
+timeouts { client_body = "$client_body", backend_read = "$backend_read" }
+"""
+
+
+def echo_length(req, conn):
+    conn.respond(200, b"%d" % len(req.body), req=req)
+
+
+def test_slow_upload_within_client_body_is_not_504(env):
+    b = env.backend(echo_length)
+    lx = env.luxy(UPLOAD_CONF, backend_port=b.port, client_body="5s", backend_read="1s")
+    c = env.client(lx.port)
+    c.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n")
+    for _ in range(8):                  # 8 bytes over ~3 s: slower than backend_read
+        time.sleep(0.4)
+        c.send(b"u")
+    r = c.read_response()
+    assert r.status == 200, r
+    assert r.body == b"8"
+
+
+def test_client_stalling_mid_body_gets_408(env):
+    b = env.backend(echo_length)
+    lx = env.luxy(UPLOAD_CONF, backend_port=b.port, client_body="1s", backend_read="1s")
+    c = env.client(lx.port)
+    c.send(b"POST /stall HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+    time.sleep(0.5)
+    c.send(b"c")                        # the client timer now runs 0.5 s behind the head
+    r = c.read_response(timeout=scaled(10), strict=False)
+    assert r.status == 408, r
+
+
+def test_backend_not_reading_the_body_gets_504(env):
+    hung = threading.Event()
+
+    def on_head(req, conn):
+        hung.wait(scaled(20))           # never read the body
+    b = env.backend(echo_length, on_head=on_head, store_body=False)
+    lx = env.luxy(UPLOAD_CONF, backend_port=b.port, client_body="30s", backend_read="1s")
+    s = socket.create_connection(("127.0.0.1", lx.port))
+    s.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n")
+    sender = threading.Thread(target=lambda: _send_quietly(s, b"z" * (64 << 20)), daemon=True)
+    sender.start()
+    started = time.monotonic()
+    r = Client.__new__(Client)          # reuse the parser on this socket
+    r.sock, r.timeout = s, scaled(15)
+    r.reader = Reader(s, scaled(15))
+    resp = r.read_response(timeout=scaled(15), strict=False)
+    hung.set()
+    assert resp.status == 504, resp
+    assert time.monotonic() - started < scaled(10)
+    s.close()
+
+
+def _send_quietly(s, data):
+    try:
+        s.sendall(data)
+    except OSError:
+        pass

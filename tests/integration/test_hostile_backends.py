@@ -346,3 +346,84 @@ def test_zz_fds_back_to_baseline(proxy):
                         what="luxy's fds back to its startup count %d after the hostile backends"
                         % lx.start_fds)
     assert_serves(lx, b, "/final")
+
+
+# ---- endless interim responses (review item 2) ----
+
+ENDLESS_CONF = """
+workers(1)
+logs { level = "info" }
+listen { "127.0.0.1:$port", mode = "reverse", upstream = "app" }
+upstream "app" { "127.0.0.1:$backend_port" }
+timeouts { backend_read = "5s" }
+limits { $limits }
+"""
+
+
+def endless_interim(head_size, stop):
+    hint = b"HTTP/1.1 103 Early Hints\r\nLink: </" + b"x" * head_size + b">; rel=preload\r\n\r\n"
+
+    def handler(req, conn):
+        deadline = time.monotonic() + scaled(20)
+        for _ in range(200000):         # bounded: luxy stops reading or cuts us off
+            if stop.is_set() or time.monotonic() > deadline:
+                break
+            try:
+                conn.send(hint)
+            except OSError:
+                break
+        conn.close()
+    return handler
+
+
+def test_endless_interim_responses_get_502(env):
+    stop = threading.Event()
+    b = env.backend(endless_interim(32, stop), write_timeout=scaled(5))
+    lx = env.luxy(ENDLESS_CONF, backend_port=b.port, limits="")
+    base_rss = lx.rss_kb()
+    c = env.client(lx.port)
+    c.request("GET", "/hints-forever")
+    r = c.read_response(timeout=scaled(10))
+    stop.set()
+    assert r.status == 502, r
+    assert len(r.interim) <= 16, "got %d interim responses, the default limit is 16" % len(r.interim)
+    assert all(i.status == 103 for i in r.interim)
+    lx.wait_error_log("interim responses")
+    assert lx.rss_kb() < base_rss + 16 * 1024, "RSS grew from %d to %d KiB" % (base_rss, lx.rss_kb())
+    ok = env.backend()
+    lx2 = env.luxy(CONF, backend_port=ok.port)
+    assert env.client(lx2.port).roundtrip("GET", "/after").status == 200
+    assert lx.alive()
+
+
+def test_interim_byte_limit(env):
+    stop = threading.Event()
+    b = env.backend(endless_interim(4000, stop), write_timeout=scaled(5))
+    lx = env.luxy(ENDLESS_CONF, backend_port=b.port,
+                  limits='interim_responses = 1000, interim_bytes = "20KB"')
+    c = env.client(lx.port)
+    c.request("GET", "/big-hints")
+    r = c.read_response(timeout=scaled(10))
+    stop.set()
+    assert r.status == 502, r
+    assert 1 <= len(r.interim) <= 5, "20 KB of ~4 KB heads, got %d" % len(r.interim)
+
+
+def test_interim_responses_wait_for_a_slow_client(env):
+    """A client that does not read: luxy holds at most one interim head and
+    stops reading the backend, so its memory stays flat."""
+    stop = threading.Event()
+    b = env.backend(endless_interim(30000, stop), write_timeout=scaled(3))
+    lx = env.luxy(ENDLESS_CONF, backend_port=b.port,
+                  limits='interim_responses = 1000, interim_bytes = "16MB"')
+    base_rss = lx.rss_kb()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", lx.port))
+    s.sendall(b"GET /slow-reader HTTP/1.1\r\nHost: x\r\n\r\n")
+    # wait until the backend can no longer send (its send blocked, then timed out)
+    wait_for(lambda: b.ended, timeout=15, what="the backend's send to block and time out")
+    grown = lx.rss_kb() - base_rss
+    assert grown < 8 * 1024, "luxy buffered %d KiB of interim heads for a client that reads nothing" % grown
+    s.close()
+    stop.set()
