@@ -95,6 +95,7 @@ struct request {
     /* Lua */
     int lua_req_ref, lua_res_ref; /* LUA_NOREF until a hook needs them */
     int lua_ctx_ref;
+    size_t lua_held;            /* arena bytes scripts made us keep: counted in lua.memory */
 
     /* accounting */
     unsigned status;            /* sent to the client */

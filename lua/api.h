@@ -33,13 +33,24 @@ void api_request_end(lua_State *L, struct request *r);
 int api_backend_index(lua_State *L, int idx);
 
 /* Shared by request and response (api_headers.c). Names are checked as
- * RFC 9110 tokens and values for CR/LF/NUL: a script cannot split a head. */
+ * RFC 9110 tokens and values for CR/LF/NUL: a script cannot split a head.
+ * Set values are copied into r's arena (see api_hold). */
 int api_headers_get(lua_State *L, const struct headers *h, int name_idx);
 int api_headers_table(lua_State *L, const struct headers *h);
-void api_headers_set(lua_State *L, struct headers *h, struct arena *a, int name_idx, int value_idx,
-                     int replace);
+void api_headers_set(lua_State *L, struct request *r, struct headers *h, int name_idx,
+                     int value_idx, int replace);
 void api_headers_del(lua_State *L, struct headers *h, int name_idx);
-/* A copy of the string at idx in the arena. */
-struct slice api_arena_string(lua_State *L, struct arena *a, int idx);
+
+/* Everything a script makes the core keep for a request (the copies in
+ * its arena: header values, paths, respond bodies) counts against
+ * lua.memory together with the Lua heap, until the request ends.
+ * api_room raises "not enough memory" unless n more bytes fit; api_hold
+ * accounts for what r's arena grew by since arena_used_before. */
+void api_room(lua_State *L, size_t n);
+void api_hold(lua_State *L, struct request *r, size_t arena_used_before);
+/* A copy of s[0..len) in r's arena, accounted as above. */
+struct slice api_request_copy(lua_State *L, struct request *r, const char *s, size_t len);
+/* The same for the string at idx. */
+struct slice api_request_string(lua_State *L, struct request *r, int idx);
 
 #endif

@@ -1,15 +1,42 @@
-/* api_headers.c - header access shared by luxy.request and luxy.response.
- * Strings from Lua are copied into the request's arena: they live exactly
- * as long as the exchange. */
+/* api_headers.c - header access shared by luxy.request and luxy.response,
+ * and the one place where strings from Lua are copied into a request's
+ * arena: they live exactly as long as the exchange and count against
+ * lua.memory meanwhile. */
 #include <lauxlib.h>
 
+#include "../core/request.h"
 #include "api.h"
+#include "vm.h"
 
-struct slice api_arena_string(lua_State *L, struct arena *a, int idx)
+void api_room(lua_State *L, size_t n)
+{
+    struct vm *vm = vm_of(L);
+    if (!vm_fits(vm, n))
+        luaL_error(L, "not enough memory: the script would make luxy hold %I more bytes, past lua.memory (%I bytes with the Lua heap)",
+                   (lua_Integer)n, (lua_Integer)vm->mem_limit);
+}
+
+void api_hold(lua_State *L, struct request *r, size_t arena_used_before)
+{
+    size_t n = r->arena.used - arena_used_before;
+    vm_hold(vm_of(L), n);
+    r->lua_held += n;
+}
+
+struct slice api_request_copy(lua_State *L, struct request *r, const char *s, size_t len)
+{
+    api_room(L, len + 1);
+    size_t before = r->arena.used;
+    struct slice out = slice_make(arena_strndup(&r->arena, s, len), len);
+    api_hold(L, r, before);
+    return out;
+}
+
+struct slice api_request_string(lua_State *L, struct request *r, int idx)
 {
     size_t len;
     const char *s = luaL_checklstring(L, idx, &len);
-    return slice_make(arena_strndup(a, s, len), len);
+    return api_request_copy(L, r, s, len);
 }
 
 static struct slice check_name(lua_State *L, int idx)
@@ -88,8 +115,8 @@ int api_headers_table(lua_State *L, const struct headers *h)
     return 1;
 }
 
-void api_headers_set(lua_State *L, struct headers *h, struct arena *a, int name_idx, int value_idx,
-                     int replace)
+void api_headers_set(lua_State *L, struct request *r, struct headers *h, int name_idx,
+                     int value_idx, int replace)
 {
     struct slice name = check_name(L, name_idx);
     check_settable(L, name, name_idx);
@@ -97,13 +124,17 @@ void api_headers_set(lua_State *L, struct headers *h, struct arena *a, int name_
     const char *v = luaL_tolstring(L, value_idx, &len); /* numbers welcome */
     if (!headers_valid_value(slice_make(v, len)))
         luaL_argerror(L, value_idx, "header value contains CR, LF or another control character");
-    struct slice n = slice_make(arena_strndup(a, name.ptr, name.len), name.len);
-    struct slice val = slice_make(arena_strndup(a, v, len), len);
+    /* the copies, and the field array when it has to grow */
+    api_room(L, name.len + len + 2 + (h->n == h->cap ? (h->cap * 2 + 16) * sizeof(*h->v) : 0));
+    size_t before = r->arena.used;
+    struct slice n = slice_make(arena_strndup(&r->arena, name.ptr, name.len), name.len);
+    struct slice val = slice_make(arena_strndup(&r->arena, v, len), len);
     lua_pop(L, 1);
     if (replace)
-        headers_set(h, a, n, val);
+        headers_set(h, &r->arena, n, val);
     else
-        headers_add(h, a, n, val);
+        headers_add(h, &r->arena, n, val);
+    api_hold(L, r, before);
 }
 
 void api_headers_del(lua_State *L, struct headers *h, int name_idx)

@@ -81,7 +81,7 @@ static int req_set_header(lua_State *L)
 {
     struct request *r = check_request(L, 1);
     check_mutable(L, "req:set_header()");
-    api_headers_set(L, &r->head.headers, &r->arena, 2, 3, 1);
+    api_headers_set(L, r, &r->head.headers, 2, 3, 1);
     return 0;
 }
 
@@ -89,7 +89,7 @@ static int req_add_header(lua_State *L)
 {
     struct request *r = check_request(L, 1);
     check_mutable(L, "req:add_header()");
-    api_headers_set(L, &r->head.headers, &r->arena, 2, 3, 0);
+    api_headers_set(L, r, &r->head.headers, 2, 3, 0);
     return 0;
 }
 
@@ -109,7 +109,7 @@ static int req_respond(lua_State *L)
     check_mutable(L, "req:respond()");
     lua_Integer status = luaL_checkinteger(L, 2);
     luaL_argcheck(L, status >= 200 && status <= 999, 2, "status must be between 200 and 999");
-    struct slice body = lua_isnoneornil(L, 3) ? slice_make("", 0) : api_arena_string(L, &r->arena, 3);
+    struct slice body = lua_isnoneornil(L, 3) ? slice_make("", 0) : api_request_string(L, r, 3);
     headers_init(&r->local_headers);
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
@@ -121,11 +121,11 @@ static int req_respond(lua_State *L)
                 lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
                 for (lua_Integer i = 1; i <= n; i++) {
                     lua_rawgeti(L, -1, i);
-                    api_headers_set(L, &r->local_headers, &r->arena, -3, -1, 0);
+                    api_headers_set(L, r, &r->local_headers, -3, -1, 0);
                     lua_pop(L, 1);
                 }
             } else {
-                api_headers_set(L, &r->local_headers, &r->arena, -2, -1, 0);
+                api_headers_set(L, r, &r->local_headers, -2, -1, 0);
             }
             lua_pop(L, 1);
         }
@@ -191,12 +191,15 @@ static int req_index(lua_State *L)
     else if (strcmp(k, "host") == 0)
         push_slice(L, r->origin_host.ptr ? r->origin_host : headers_get(&r->head.headers, SLICE_LIT("Host")));
     else if (strcmp(k, "origin") == 0) {
-        if (r->origin_host.ptr)
-            lua_pushfstring(L, memchr(r->origin_host.ptr, ':', r->origin_host.len) ? "[%s]:%d" : "%s:%d",
-                            arena_strndup(&r->arena, r->origin_host.ptr, r->origin_host.len),
-                            (int)r->origin_port);
-        else
+        if (r->origin_host.ptr) {
+            bool v6 = memchr(r->origin_host.ptr, ':', r->origin_host.len) != NULL;
+            lua_pushstring(L, v6 ? "[" : "");
+            lua_pushlstring(L, r->origin_host.ptr, r->origin_host.len);
+            lua_pushfstring(L, v6 ? "]:%d" : ":%d", (int)r->origin_port);
+            lua_concat(L, 3);
+        } else {
             lua_pushnil(L);
+        }
     } else if (strcmp(k, "port") == 0)
         r->origin_port ? lua_pushinteger(L, r->origin_port) : lua_pushnil(L);
     else if (strcmp(k, "scheme") == 0)
@@ -232,7 +235,7 @@ static struct slice check_target_part(lua_State *L, struct request *r, int idx, 
         if (c <= ' ' || c == 0x7f || c == '#' || (path && c == '?'))
             luaL_argerror(L, idx, path ? "invalid character in path" : "invalid character in query");
     }
-    return slice_make(arena_strndup(&r->arena, s, len), len);
+    return api_request_copy(L, r, s, len);
 }
 
 static int req_newindex(lua_State *L)
@@ -253,7 +256,7 @@ static int req_newindex(lua_State *L)
         const char *name = luaL_checklstring(L, 3, &len);
         if (upstream_find(r->w, name, len) == NULL)
             return luaL_error(L, "unknown upstream '%s'", name);
-        r->upstream_name = slice_make(arena_strndup(&r->arena, name, len), len);
+        r->upstream_name = api_request_copy(L, r, name, len);
     } else {
         return luaL_error(L, "request field '%s' cannot be set", k);
     }
@@ -263,11 +266,14 @@ static int req_newindex(lua_State *L)
 static int req_tostring(lua_State *L)
 {
     struct request **box = luaL_checkudata(L, 1, REQUEST_CLASS);
-    if (*box == NULL)
+    if (*box == NULL) {
         lua_pushliteral(L, "luxy.request (finished)");
-    else
-        lua_pushfstring(L, "luxy.request (%s %s)", http_method_str((*box)->head.method),
-                        (*box)->path.ptr ? arena_strndup(&(*box)->arena, (*box)->path.ptr, (*box)->path.len) : "");
+        return 1;
+    }
+    lua_pushfstring(L, "luxy.request (%s ", http_method_str((*box)->head.method));
+    lua_pushlstring(L, (*box)->path.ptr ? (*box)->path.ptr : "", (*box)->path.len);
+    lua_pushliteral(L, ")");
+    lua_concat(L, 3);
     return 1;
 }
 

@@ -50,7 +50,7 @@ static int res_set_header(lua_State *L)
 {
     struct request *r = check_response(L, 1);
     check_mutable(L, "res:set_header()");
-    api_headers_set(L, &r->resp.headers, &r->arena, 2, 3, 1);
+    api_headers_set(L, r, &r->resp.headers, 2, 3, 1);
     return 0;
 }
 
@@ -58,7 +58,7 @@ static int res_add_header(lua_State *L)
 {
     struct request *r = check_response(L, 1);
     check_mutable(L, "res:add_header()");
-    api_headers_set(L, &r->resp.headers, &r->arena, 2, 3, 0);
+    api_headers_set(L, r, &r->resp.headers, 2, 3, 0);
     return 0;
 }
 

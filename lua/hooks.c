@@ -179,6 +179,8 @@ int hooks_on_response(struct vm *vm, struct request *r)
 
 void hooks_request_end(struct vm *vm, struct request *r)
 {
+    vm_unhold(vm, r->lua_held);
+    r->lua_held = 0;
     if (r->lua_req_ref != LUA_NOREF || r->lua_res_ref != LUA_NOREF || r->lua_ctx_ref != LUA_NOREF)
         api_request_end(vm->L, r);
 }

@@ -46,6 +46,16 @@ int vm_run_file(struct vm *vm, const char *source, size_t len, const char *chunk
 
 void vm_free(struct vm *vm);
 
+/* Memory a script makes the core hold outside the Lua heap (copies in a
+ * request's arena) counts against the same limit as the heap. vm_fits:
+ * would n more bytes fit? vm_hold / vm_unhold: account for them. */
+static inline bool vm_fits(const struct vm *vm, size_t n)
+{
+    return vm->mem_limit == 0 || (vm->mem_used <= vm->mem_limit && n <= vm->mem_limit - vm->mem_used);
+}
+static inline void vm_hold(struct vm *vm, size_t n) { vm->mem_used += n; }
+static inline void vm_unhold(struct vm *vm, size_t n) { vm->mem_used -= n; }
+
 /* Calls the function below its nargs arguments on the stack, under the
  * instruction budget and inside lua_pcall with a traceback handler.
  * stack: [..., f, args...] -> [..., results...] on success (returns 0), or

@@ -421,3 +421,117 @@ def test_hooks_cannot_break_response_framing(env, path):
         framing = headers.get_all("Content-Length") + headers.get_all("Transfer-Encoding")
         assert framing == ["10"], "%s: the client got framing %r" % (path, framing)
         assert c.reader.read_exact(10) == b"0123456789"
+
+
+# ---- memory a script makes the core hold (review item 4) ----
+
+HOLD_CONF = """
+workers(1)
+listen { "127.0.0.1:$port", mode = "reverse", upstream = "app" }
+upstream "app" { "127.0.0.1:$backend_port" }
+lua { memory = "16MB" }
+$fail_open
+local big = string.rep("x", 4 * 1024 * 1024)
+
+function on_request(req)
+  if req.path == "/hold" then
+    for i = 1, 40 do req:add_header("X-Big", big) end   -- 160 MB of copies
+  elseif req.path == "/respond" then
+    req:set_header("X-Small", "1")
+    return req:respond(200, big)                        -- a 4 MB body, copied
+  elseif req.path == "/paths" then
+    for i = 1, 200000 do req.path = "/" .. i end       -- many small copies
+  end
+end
+"""
+
+
+def test_header_copies_count_against_lua_memory(env):
+    b = env.backend()
+    lx = env.luxy(HOLD_CONF, backend_port=b.port, fail_open="")
+    c = env.client(lx.port, timeout=30)
+    r = c.roundtrip("GET", "/hold")
+    assert r.status == 500, r
+    assert lx.rss_kb() < 100 * 1024, "RSS %d KiB: copies escaped lua.memory" % lx.rss_kb()
+    line = line_of(lx.conf_text, 'req:add_header("X-Big", big)')
+    lx.wait_error_log("conf.lua:%d: not enough memory" % line)
+    assert not b.requests
+    # the held bytes are given back when the request ends: the next ones work
+    for i in range(3):
+        assert Client(lx.port).roundtrip("GET", "/fine%d" % i).status == 200
+    assert Client(lx.port, timeout=30).roundtrip("GET", "/hold").status == 500
+    assert Client(lx.port).roundtrip("GET", "/fine-again").status == 200
+
+
+def test_respond_body_and_paths_count_against_lua_memory(env):
+    b = env.backend()
+    lx = env.luxy(HOLD_CONF, backend_port=b.port, fail_open="")
+    r = Client(lx.port, timeout=30).roundtrip("GET", "/respond")
+    assert r.status == 200 and len(r.body) == 4 << 20, "4 MB held beside the 4 MB string fit in 16 MB"
+    r = Client(lx.port, timeout=30).roundtrip("GET", "/paths")
+    assert r.status in (200, 500), r
+    assert lx.rss_kb() < 100 * 1024, "RSS %d KiB" % lx.rss_kb()
+    assert Client(lx.port).roundtrip("GET", "/fine").status == 200
+
+
+def test_fail_open_on_request_rolls_back_on_memory_error(env):
+    b = env.backend()
+    lx = env.luxy(HOLD_CONF, backend_port=b.port, fail_open='fail_open { "on_request" }')
+    r = Client(lx.port, timeout=30).roundtrip("GET", "/hold")
+    assert r.status == 200, r
+    req = b.last()
+    assert req.target == "/hold"
+    assert req.header("X-Big") is None, "the failed hook's headers were not rolled back"
+
+
+# ---- fail-open rollback of on_request and select_backend ----
+
+ROLLBACK_CONF = """
+workers(1)
+listen { "127.0.0.1:$port", mode = "reverse" }
+upstream "app" { "127.0.0.1:$a_port", "127.0.0.1:$b_port", balance = "wrr" }
+upstream "other" { "127.0.0.1:$c_port" }
+fail_open { "on_request", "select_backend" }
+
+function on_request(req)
+  req.upstream = "app"
+  if req.path == "/half" then
+    req.upstream = "other"
+    req.path = "/rewritten"
+    req.query = "q=1"
+    req:set_header("X-Half", "1")
+    req:del_header("X-Keep")
+    error("failed half-way")
+  end
+end
+
+function select_backend(req, backends)
+  if req.path == "/pick-fails" then error("no pick") end
+  return backends[2]
+end
+"""
+
+
+def test_fail_open_on_request_rolls_back_every_change(env):
+    a, b2, c = env.backend(name="a"), env.backend(name="b"), env.backend(name="c")
+    lx = env.luxy(ROLLBACK_CONF, a_port=a.port, b_port=b2.port, c_port=c.port)
+    r = env.client(lx.port).roundtrip("GET", "/half?orig=1", headers=[("X-Keep", "k")])
+    # the hook failed before setting req.upstream = "app": the listener has
+    # no upstream of its own, so the rolled-back request has no route
+    assert r.status == 500, r
+    assert not c.requests, "the rolled-back upstream change was used"
+    lx.wait_error_log("failed half-way")
+
+
+def test_fail_open_select_backend_falls_back_to_balance(env):
+    a, b2, c = env.backend(name="a"), env.backend(name="b"), env.backend(name="c")
+    lx = env.luxy(ROLLBACK_CONF, a_port=a.port, b_port=b2.port, c_port=c.port)
+    cl = env.client(lx.port)
+    for i in range(4):
+        assert cl.roundtrip("GET", "/pick-fails").status == 200
+    # wrr over the two: both got requests although the hook always failed
+    assert len(a.requests) == 2 and len(b2.requests) == 2, (len(a.requests), len(b2.requests))
+    lx.wait_error_log("no pick")
+    for i in range(2):
+        assert cl.roundtrip("GET", "/normal").status == 200
+    assert len(b2.requests) == 4, "the working hook picks the second backend"
