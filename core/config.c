@@ -34,7 +34,7 @@ void config_defaults(struct config *c)
         .interim_bytes = 64 * 1024,
         .max_connections = 10000,
     };
-    c->lua = (struct lua_config){ .memory = 64u << 20, .instructions = 1000000 };
+    c->lua = (struct lua_config){ .memory = 64u << 20, .instructions = 1000000, .seconds = 0.25 };
     c->resolver = (struct resolve_config){
         .timeout_ms = 2000, .attempts = 2, .max_ttl = 300, .neg_ttl = 5, .cache_size = 4096,
     };

@@ -73,7 +73,8 @@ struct limits_config {
 
 struct lua_config {
     size_t memory;              /* bytes per worker lua_State */
-    unsigned long instructions; /* per hook call */
+    unsigned long instructions; /* budget units per hook call */
+    double seconds;             /* wall-clock limit per hook call; 0: none */
 };
 
 /* Hooks that may fail open: on error the request goes on as if the hook had

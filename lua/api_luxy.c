@@ -8,6 +8,7 @@
 #include "../core/luxy.h"
 #include "../core/worker.h"
 #include "api.h"
+#include "lib.h"
 #include "vm.h"
 
 /* luxy.now(): the worker loop's time in seconds (cached per iteration, as
@@ -19,35 +20,9 @@ static int l_now(lua_State *L)
     return 1;
 }
 
-/* luxy.log(level, ...): level is "error", "warn", "info" or "debug". */
-static int l_log(lua_State *L)
-{
-    int level = log_level_parse(luaL_checkstring(L, 1));
-    if (level < 0)
-        return luaL_argerror(L, 1, "level must be error, warn, info or debug");
-    if (!log_enabled((enum log_level)level))
-        return 0;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    int n = lua_gettop(L);
-    for (int i = 2; i <= n; i++) {
-        if (i > 2)
-            luaL_addchar(&b, ' ');
-        luaL_tolstring(L, i, NULL);
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
-    lua_Debug ar;
-    char where[128] = "";
-    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
-        snprintf(where, sizeof(where), "%s:%d: ", ar.short_src, ar.currentline);
-    log_msg((enum log_level)level, "lua: %s%s", where, lua_tostring(L, -1));
-    return 0;
-}
-
 static const luaL_Reg funcs[] = {
     { "now", l_now },
-    { "log", l_log },
+    { "log", lib_log },
     { NULL, NULL },
 };
 

@@ -498,11 +498,14 @@ static int dsl_lua(lua_State *L)
 {
     struct config *c = building(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = { "memory", "instructions", NULL };
+    static const char *const keys[] = { "memory", "instructions", "time", NULL };
     check_keys(L, 1, "lua", keys, false);
     c->lua.memory = (size_t)opt_size(L, 1, "lua", "memory", c->lua.memory, false);
     c->lua.instructions = (unsigned long)opt_int(L, 1, "lua", "instructions",
                                                  (long long)c->lua.instructions, 1000, 2000000000);
+    c->lua.seconds = opt_duration(L, 1, "lua", "time", c->lua.seconds);
+    if (c->lua.seconds > 60)
+        return luaL_error(L, "lua: time must be 60s or less (0: no wall-clock limit)");
     if (c->lua.memory < (1u << 20))
         return luaL_error(L, "lua: memory must be at least 1MB");
     return 0;
@@ -757,7 +760,7 @@ static int load_into(struct config *cfg, const char *name, char *err, size_t err
     size_t n = strlen(name) + 2;
     cfg->chunkname = xmalloc(n);
     snprintf(cfg->chunkname, n, "@%s", name);
-    struct vm *vm = vm_new_loader(cfg, 256u << 20, 1000000, err, errlen);
+    struct vm *vm = vm_new_loader(cfg, 256u << 20, cfg->lua.instructions, cfg->lua.seconds, err, errlen);
     if (vm == NULL)
         return -1;
     int rc = vm_run_file(vm, cfg->source, strlen(cfg->source), cfg->chunkname, err, errlen);

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "budget.h"
+
 struct config;
 struct worker;
 
@@ -17,7 +19,11 @@ struct vm {
     struct config *building;      /* the config being filled (loading state only) */
     const struct config *cfg;
     size_t mem_used, mem_limit;
-    unsigned long budget;         /* instructions per call */
+    unsigned long instructions;   /* budget units per hook call */
+    double seconds;               /* wall-clock limit per hook call (0: none) */
+    struct budget budget;         /* the call running now */
+    double last_full_gc;          /* after a memory error (luxy_monotonic) */
+    unsigned long full_gcs;
     bool loading;                 /* running the file's top level */
     bool directive_running;       /* a config directive started and has not returned */
     int hook_refs[8];             /* indexed by enum hook (hooks.h) */
@@ -38,8 +44,19 @@ struct vm *vm_new(const struct config *cfg, struct worker *w, char *err, size_t 
 
 /* The loading state: runs the file once with building as the target of
  * listen{}, upstream{}... Returns NULL with "file:line: message" in err. */
-struct vm *vm_new_loader(struct config *building, size_t mem_limit, unsigned long budget,
-                         char *err, size_t errlen);
+struct vm *vm_new_loader(struct config *building, size_t mem_limit, unsigned long instructions,
+                         double seconds, char *err, size_t errlen);
+
+/* The file's top level may build tables and load modules: it gets 100
+ * times a hook's budget (at least 100 million units, and 10 s). */
+static inline unsigned long vm_load_instructions(unsigned long per_hook)
+{
+    return per_hook * 100 > 100000000ul ? per_hook * 100 : 100000000ul;
+}
+static inline double vm_load_seconds(double per_hook)
+{
+    return per_hook <= 0 ? 0 : per_hook * 100 > 10 ? per_hook * 100 : 10;
+}
 /* Runs source (named chunkname) in vm. Returns 0 or -1 with err. */
 int vm_run_file(struct vm *vm, const char *source, size_t len, const char *chunkname, char *err,
                 size_t errlen);

@@ -2,6 +2,7 @@
 # run.sh SECONDS TARGET... - runs each libFuzzer target for SECONDS on a
 # working copy of its seed corpus (tests/fuzz/corpus/TARGET), so the
 # committed corpus only changes when someone adds a seed on purpose.
+# A dictionary tests/fuzz/TARGET.dict is used when there is one.
 # Exits non-zero when a target finds a crash, a leak or a timeout; the
 # failing input is kept in build/fuzz/.
 set -u
@@ -14,7 +15,9 @@ for t in "$@"; do
 	mkdir -p "$work"
 	cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null
 	echo "fuzz $t: ${secs}s"
-	if ! "$dir/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	dict=
+	[ -f tests/fuzz/"$t".dict ] && dict=-dict=tests/fuzz/"$t".dict
+	if ! "$dir/fuzz_$t" $dict -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$dir/$t-" "$work" >"$dir/$t.log" 2>&1; then
 		echo "fuzz $t: FAILED, see $dir/$t.log"
 		grep -E "ERROR|SUMMARY|Test unit written" "$dir/$t.log" | head -5

@@ -535,3 +535,87 @@ def test_fail_open_select_backend_falls_back_to_balance(env):
     for i in range(2):
         assert cl.roundtrip("GET", "/normal").status == 200
     assert len(b2.requests) == 4, "the working hook picks the second backend"
+
+
+# ---- the budget covers library calls (review item 5) ----
+
+BUDGET_CONF = """
+workers(1)
+listen { "127.0.0.1:$port", mode = "reverse", upstream = "app" }
+upstream "app" { "127.0.0.1:$backend_port" }
+lua { instructions = 10000 }
+
+local big = string.rep("x", 8 * 1024 * 1024)
+local big2 = big .. ""                  -- equal, but another string
+
+function on_request(req)
+  local p = req.path
+  if p == "/ua" then
+    local ua = req:header("User-Agent") or ""
+    local a, b, c = ua:match("^(.-)/(.-) (.-)!$$")
+  elseif p == "/gsub" then
+    local s = string.rep("a", 4000)
+    s:gsub("(a*)*b", "")
+  elseif p == "/gmatch" then
+    for w in string.rep("ab", 3000):gmatch("(.-)(.-)(.-)x") do end
+  elseif p == "/find-set" then
+    string.rep("a", 5000):find("[" .. string.rep("b", 20000) .. "]+c")
+  elseif p == "/rep-empty" then
+    local s = string.rep("", 1e15)
+  elseif p == "/rep-sep" then
+    local s = string.rep("", 1e15, "")
+  elseif p == "/move" then
+    table.move({}, 1, 1 << 40, 1)
+  elseif p == "/concat" then
+    table.concat({}, "", 1, 1 << 40)
+  elseif p == "/unpack" then
+    for i = 1, 1000 do local t = { table.unpack({}, 1, 900000) } end
+  elseif p == "/byte" then
+    for i = 1, 1000 do string.byte(big, 1, 900000) end
+  elseif p == "/equal" then
+    for i = 1, 1e9 do if big == big2 then end end
+  elseif p == "/concat-op" then
+    for i = 1, 1e9 do local x = big .. "y" end
+  elseif p == "/gc" then
+    collectgarbage("collect")
+  elseif p == "/finalizer" then
+    setmetatable({}, { __gc = function() while true do end end })
+  elseif p == "/pcall" then
+    for i = 1, 100 do pcall(string.rep, "x", 1e9) end
+    while true do pcall(string.find, big, "(.-)(.-)z") end
+  end
+end
+"""
+
+ABUSES = ["/ua", "/gsub", "/gmatch", "/find-set", "/rep-empty", "/rep-sep", "/move", "/concat",
+          "/unpack", "/byte", "/equal", "/concat-op", "/gc", "/finalizer", "/pcall"]
+QUICK = ("/rep-empty", "/rep-sep")   # Lua's string.rep looped 1e15 times; luxy's returns "" at once
+
+
+@pytest.mark.parametrize("path", ABUSES)
+def test_library_calls_cannot_hold_the_worker(env, path):
+    b = env.backend()
+    lx = env.luxy(BUDGET_CONF, backend_port=b.port)
+    c = env.client(lx.port, timeout=30)
+    t0 = time.monotonic()
+    c.request("GET", path, headers=[("User-Agent", "a" * 6000)])
+    # meanwhile the worker serves others
+    other = Client(lx.port, timeout=10)
+    r2 = other.roundtrip("GET", "/fine")
+    waited = time.monotonic() - t0
+    r = c.read_response()
+    took = time.monotonic() - t0
+    assert took < 3.0, "%s held its request %.1fs" % (path, took)
+    assert r2.status == 200 and waited < 3.5, "another client waited %.1fs" % waited
+    if path in QUICK:
+        assert r.status == 200, r
+        return
+    assert r.status == 500, r
+    if path == "/gc":
+        lx.wait_error_log("collectgarbage('collect') is not allowed")
+    elif path == "/finalizer":
+        lx.wait_error_log("__gc metamethods are not allowed")
+    else:
+        lx.wait_error_log("budget exceeded")
+    assert not [q for q in b.requests if q.target == path]
+    other.close()
