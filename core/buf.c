@@ -95,12 +95,6 @@ void buf_release(struct buf *b, struct bufpool *p)
 
 /* ---- output queue ---- */
 
-struct outq_scratch {
-    struct outq_scratch *next;
-    size_t used, size;
-    char data[];
-};
-
 void outq_init(struct outq *q)
 {
     memset(q, 0, sizeof(*q));

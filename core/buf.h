@@ -47,7 +47,11 @@ void buf_consume(struct buf *b, struct bufpool *p, size_t n);
 /* Drops content and storage. */
 void buf_release(struct buf *b, struct bufpool *p);
 
-struct outq_scratch;
+struct outq_scratch {
+    struct outq_scratch *next;
+    size_t used, size;
+    char data[];
+};
 
 struct outq {
     struct iovec *iov;

@@ -4,19 +4,16 @@
 #ifndef LUXY_ERRORS_H
 #define LUXY_ERRORS_H
 
-#include <stdbool.h>
-
 struct proxy_error {
     unsigned status;
     const char *text;
-    bool retryable;   /* nothing reached the backend: another may be tried */
 };
 
 extern const struct proxy_error err_connect_refused, err_connect_timeout, err_connect_failed,
     err_backend_reset, err_backend_closed, err_backend_cut, err_backend_timeout, err_bad_response,
     err_too_many_interim,
     err_resolve_failed, err_no_backend, err_loop, err_hook, err_unknown_upstream,
-    err_client_gone, err_body_too_large, err_client_timeout, err_shutting_down, err_no_route,
+    err_client_gone, err_body_too_large, err_client_timeout, err_no_route,
     err_no_upstream, err_bad_request_body;
 
 #endif

@@ -3,11 +3,30 @@
  * serialization is one linear pass. */
 #include "headers.h"
 
-static const struct slice H_CONNECTION = SLICE_LIT("Connection");
-static const struct slice H_HOST = SLICE_LIT("Host");
+const struct slice H_HOST = SLICE_LIT("Host");
+const struct slice H_CONTENT_LENGTH = SLICE_LIT("Content-Length");
+const struct slice H_CONTENT_TYPE = SLICE_LIT("Content-Type");
+const struct slice H_TRANSFER_ENCODING = SLICE_LIT("Transfer-Encoding");
+const struct slice H_CONNECTION = SLICE_LIT("Connection");
+const struct slice H_DATE = SLICE_LIT("Date");
+const struct slice H_CACHE_CONTROL = SLICE_LIT("Cache-Control");
+const struct slice H_VIA = SLICE_LIT("Via");
+const struct slice H_UPGRADE = SLICE_LIT("Upgrade");
 static const struct slice H_XFF = SLICE_LIT("X-Forwarded-For");
 static const struct slice H_XFP = SLICE_LIT("X-Forwarded-Proto");
-static const struct slice H_VIA = SLICE_LIT("Via");
+
+/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+ *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+#define T4(a, b, c, d) [a] = 1, [b] = 1, [c] = 1, [d] = 1
+const uint8_t headers_tchar[256] = {
+    T4('!', '#', '$', '%'), T4('&', '\'', '*', '+'), T4('-', '.', '^', '_'), T4('`', '|', '~', '0'),
+    T4('1', '2', '3', '4'), T4('5', '6', '7', '8'), ['9'] = 1,
+    T4('a', 'b', 'c', 'd'), T4('e', 'f', 'g', 'h'), T4('i', 'j', 'k', 'l'), T4('m', 'n', 'o', 'p'),
+    T4('q', 'r', 's', 't'), T4('u', 'v', 'w', 'x'), ['y'] = 1, ['z'] = 1,
+    T4('A', 'B', 'C', 'D'), T4('E', 'F', 'G', 'H'), T4('I', 'J', 'K', 'L'), T4('M', 'N', 'O', 'P'),
+    T4('Q', 'R', 'S', 'T'), T4('U', 'V', 'W', 'X'), ['Y'] = 1, ['Z'] = 1,
+};
+#undef T4
 
 void headers_init(struct headers *h)
 {
@@ -96,20 +115,12 @@ bool headers_has_token(const struct headers *h, struct slice name, struct slice 
     return false;
 }
 
-static bool is_tchar(unsigned char c)
-{
-    /* RFC 9110 5.6.2 token characters */
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 bool headers_valid_name(struct slice name)
 {
     if (name.len == 0)
         return false;
     for (size_t i = 0; i < name.len; i++)
-        if (!is_tchar((unsigned char)name.ptr[i]))
+        if (!headers_is_tchar((unsigned char)name.ptr[i]))
             return false;
     return true;
 }
@@ -135,7 +146,7 @@ static bool is_hop_by_hop(struct slice name, bool keep_upgrade)
             return true;
     if (name.len >= 6 && slice_caseeq(slice_make(name.ptr, 6), "Proxy-", 6))
         return true; /* Proxy-Connection, Proxy-Authorization, ... */
-    return !keep_upgrade && slice_caseeq_lit(name, "Upgrade");
+    return !keep_upgrade && slice_caseeq(name, H_UPGRADE.ptr, H_UPGRADE.len);
 }
 
 /* Is name listed in any Connection field (a field the sender declared
@@ -205,18 +216,12 @@ size_t headers_size(const struct headers *h)
     return n;
 }
 
-size_t headers_write(const struct headers *h, char *dst)
+void headers_write(const struct headers *h, struct wbuf *w)
 {
-    char *w = dst;
     for (unsigned i = 0; i < h->n; i++) {
-        memcpy(w, h->v[i].name.ptr, h->v[i].name.len);
-        w += h->v[i].name.len;
-        *w++ = ':';
-        *w++ = ' ';
-        memcpy(w, h->v[i].value.ptr, h->v[i].value.len);
-        w += h->v[i].value.len;
-        *w++ = '\r';
-        *w++ = '\n';
+        wbuf_slice(w, h->v[i].name);
+        wbuf_lit(w, ": ");
+        wbuf_slice(w, h->v[i].value);
+        wbuf_lit(w, "\r\n");
     }
-    return (size_t)(w - dst);
 }

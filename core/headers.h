@@ -6,8 +6,22 @@
 #define LUXY_HEADERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
 #include "arena.h"
 #include "luxy.h"
+#include "wbuf.h"
+
+/* The field names the core itself reads or writes, spelled once. */
+extern const struct slice H_HOST, H_CONTENT_LENGTH, H_CONTENT_TYPE, H_TRANSFER_ENCODING,
+    H_CONNECTION, H_DATE, H_CACHE_CONTROL, H_VIA, H_UPGRADE;
+
+/* RFC 9110 5.6.2 token characters (header names, methods, tokens). */
+extern const uint8_t headers_tchar[256];
+static inline bool headers_is_tchar(unsigned char c)
+{
+    return headers_tchar[c] != 0;
+}
 
 struct header {
     struct slice name, value;
@@ -52,7 +66,7 @@ void headers_add_via(struct headers *h, struct arena *a, struct slice pseudonym)
 
 /* Bytes needed to write every field as "Name: value\r\n". */
 size_t headers_size(const struct headers *h);
-/* Writes every field as "Name: value\r\n" at dst; returns bytes written. */
-size_t headers_write(const struct headers *h, char *dst);
+/* Writes every field as "Name: value\r\n". */
+void headers_write(const struct headers *h, struct wbuf *w);
 
 #endif

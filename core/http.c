@@ -9,13 +9,6 @@
 
 /* ---- scanning ---- */
 
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 /* The framing fields of a request allow exactly one spelling: an optional
  * single space, the value, nothing after. RFC 9110 would accept more
  * whitespace, but whitespace variants of these two fields are the classic
@@ -46,7 +39,7 @@ static const char *check_field_line(const char *line, size_t len, bool request)
     if (line[0] == ' ' || line[0] == '\t')
         return "obsolete line folding";
     size_t i = 0;
-    while (i < len && is_tchar((unsigned char)line[i]))
+    while (i < len && headers_is_tchar((unsigned char)line[i]))
         i++;
     if (i == len || line[i] != ':')
         return (i < len && (line[i] == ' ' || line[i] == '\t')) ? "whitespace before colon"
@@ -78,7 +71,7 @@ static bool is_version(const char *p, size_t len)
 static const char *check_request_line(const char *line, size_t len)
 {
     size_t i = 0;
-    while (i < len && is_tchar((unsigned char)line[i]))
+    while (i < len && headers_is_tchar((unsigned char)line[i]))
         i++;
     if (i == 0 || i == len || line[i] != ' ')
         return "malformed request line";
@@ -260,8 +253,7 @@ static int on_headers_complete(http_parser *p)
     h->content_length = h->has_length ? p->content_length : 0;
     h->keep_alive = http_should_keep_alive(p) != 0;
     h->upgrade = p->upgrade;
-    if (p->type == HTTP_RESPONSE &&
-        (c->no_body || h->status / 100 == 1 || h->status == 204 || h->status == 304))
+    if (p->type == HTTP_RESPONSE && (c->no_body || !http_status_has_body(h->status)))
         return 1; /* RFC 9112 6.3: no body, whatever the headers say */
     return 0;
 }
@@ -308,7 +300,7 @@ static int run_head(http_parser *parser, enum http_parser_type type, const char 
  * anything else in a request cannot be framed reliably. */
 static const char *check_request_transfer_encoding(const struct http_head *h)
 {
-    static const struct slice te = SLICE_LIT("Transfer-Encoding");
+    const struct slice te = H_TRANSFER_ENCODING;
     int i = headers_find(&h->headers, te, 0);
     if (i < 0)
         return NULL;
@@ -339,8 +331,8 @@ int http_parse_request(http_parser *parser, const char *head, size_t len, struct
     }
     if ((*err = check_request_transfer_encoding(out)) != NULL)
         return 400;
-    int host = headers_find(&out->headers, SLICE_LIT("Host"), 0);
-    if (host >= 0 && headers_find(&out->headers, SLICE_LIT("Host"), (unsigned)host + 1) >= 0) {
+    int host = headers_find(&out->headers, H_HOST, 0);
+    if (host >= 0 && headers_find(&out->headers, H_HOST, (unsigned)host + 1) >= 0) {
         *err = "more than one Host header"; /* RFC 9112 3.2 */
         return 400;
     }

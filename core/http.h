@@ -68,6 +68,18 @@ int http_parse_request(http_parser *parser, const char *head, size_t len, struct
 int http_parse_response(http_parser *parser, const char *head, size_t len, bool no_body,
                         struct http_head *out, struct arena *a, const char **err);
 
+/* RFC 9110 6.4.1 / RFC 9112 6.3: 1xx, 204 and 304 responses never have a
+ * body; a response to HEAD has none whatever its status. The one place for
+ * that rule. */
+static inline bool http_status_has_body(unsigned status)
+{
+    return status / 100 != 1 && status != 204 && status != 304;
+}
+static inline bool http_response_has_body(unsigned method, unsigned status)
+{
+    return method != HTTP_HEAD && http_status_has_body(status);
+}
+
 /* The reason phrase of a status ("Bad Gateway"), "Unknown" if none. */
 const char *http_reason(unsigned status);
 

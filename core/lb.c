@@ -1,6 +1,7 @@
 /* lb.c - the strategy table and what the strategies share. */
 #include "lb.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "upstream.h"
@@ -17,7 +18,19 @@ const struct lb_ops *lb_find(const char *name)
 
 const char *lb_names(void)
 {
-    return "wrr, random, least_conn";
+    static char names[128];
+    if (names[0] == '\0') { /* filled on first use (config load, one thread) */
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++)
+            n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", strategies[i]->name);
+    }
+    return names;
+}
+
+int lb_pick(const struct lb_ops *ops, struct upstream *up, const struct lb_tried *tried)
+{
+    int i = ops->pick(up, tried, false);
+    return i >= 0 ? i : ops->pick(up, tried, true);
 }
 
 bool lb_candidate(const struct upstream *up, unsigned i, const struct lb_tried *tried,

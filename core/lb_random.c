@@ -7,7 +7,7 @@
 
 static _Thread_local unsigned seed;
 
-static int pick_pass(struct upstream *up, const struct lb_tried *tried, bool any_health)
+static int random_pick(struct upstream *up, const struct lb_tried *tried, bool any_health)
 {
     unsigned total = 0;
     for (unsigned i = 0; i < up->n; i++)
@@ -27,12 +27,6 @@ static int pick_pass(struct upstream *up, const struct lb_tried *tried, bool any
         r -= wt;
     }
     return -1;
-}
-
-static int random_pick(struct upstream *up, const struct lb_tried *tried)
-{
-    int i = pick_pass(up, tried, false);
-    return i >= 0 ? i : pick_pass(up, tried, true);
 }
 
 const struct lb_ops lb_random = { "random", random_pick };

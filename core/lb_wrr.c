@@ -5,7 +5,7 @@
 #include "lb.h"
 #include "upstream.h"
 
-static int pick_pass(struct upstream *up, const struct lb_tried *tried, bool any_health)
+static int wrr_pick(struct upstream *up, const struct lb_tried *tried, bool any_health)
 {
     int best = -1, total = 0;
     for (unsigned i = 0; i < up->n; i++) {
@@ -20,12 +20,6 @@ static int pick_pass(struct upstream *up, const struct lb_tried *tried, bool any
     if (best >= 0)
         up->backends[best].current_weight -= total;
     return best;
-}
-
-static int wrr_pick(struct upstream *up, const struct lb_tried *tried)
-{
-    int i = pick_pass(up, tried, false);
-    return i >= 0 ? i : pick_pass(up, tried, true);
 }
 
 const struct lb_ops lb_wrr = { "wrr", wrr_pick };

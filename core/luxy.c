@@ -83,3 +83,11 @@ double luxy_monotonic(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+#include "wbuf.h"
+
+void wbuf_overflow(void)
+{
+    fprintf(stderr, "luxy: bug: a serialized head outgrew its computed size\n");
+    abort();
+}

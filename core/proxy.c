@@ -13,7 +13,6 @@
 #include "proxy.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -26,9 +25,6 @@
 #include "upconn.h"
 #include "upstream.h"
 #include "worker.h"
-
-static const struct slice H_HOST = SLICE_LIT("Host");
-static const struct slice H_CONTENT_LENGTH = SLICE_LIT("Content-Length");
 
 static void on_backend_event(struct upconn *uc, int revents);
 static void next_attempt(struct request *r);
@@ -178,9 +174,15 @@ static void next_attempt(struct request *r)
         request_fail(r, &err_hook);
         return;
     }
+    if (rc == HOOK_OK && i >= 0 && lb_is_tried(&r->tried, (unsigned)i)) {
+        /* a script that does not look at b.tried picks the failed one
+         * again on a retry: the upstream's own strategy chooses instead */
+        log_debug("select_backend chose backend %d again on a retry; using %s", i + 1, up->lb->name);
+        rc = HOOK_SKIPPED;
+    }
     if (rc == HOOK_SKIPPED)
-        i = up->lb->pick(up, &r->tried);
-    if (i < 0 || (unsigned)i >= up->n || lb_is_tried(&r->tried, (unsigned)i)) {
+        i = lb_pick(up->lb, up, &r->tried);
+    if (i < 0) {
         request_fail(r, last);
         return;
     }
@@ -240,6 +242,8 @@ static void connect_peer(struct request *r, bool allow_pool)
 
 /* ---- serializing heads ---- */
 
+#define FIELD_MAX_EXTRA (sizeof("Content-Length: 18446744073709551615\r\n") + sizeof("Connection: keep-alive\r\n") + 2)
+
 static struct slice request_head(struct request *r)
 {
     struct headers *h = &r->head.headers;
@@ -250,35 +254,32 @@ static struct slice request_head(struct request *r)
         headers_add(h, &r->arena, H_HOST, host);
     }
     const char *method = http_method_str(r->head.method);
-    size_t cap = strlen(method) + r->path.len + r->query.len + headers_size(h) + 128;
-    char *p = arena_alloc(&r->arena, cap), *w = p;
-    w += sprintf(w, "%s ", method);
-    memcpy(w, r->path.ptr, r->path.len);
-    w += r->path.len;
+    size_t cap = strlen(method) + r->path.len + r->query.len + headers_size(h) +
+                 sizeof("  /? HTTP/1.1\r\n") + FIELD_MAX_EXTRA;
+    char *start = arena_alloc(&r->arena, cap);
+    struct wbuf w = wbuf_make(start, cap);
+    wbuf_str(&w, method);
+    wbuf_char(&w, ' ');
     if (r->path.len == 0)
-        *w++ = '/';
+        wbuf_char(&w, '/');
+    wbuf_slice(&w, r->path);
     if (r->query.ptr) {
-        *w++ = '?';
-        memcpy(w, r->query.ptr, r->query.len);
-        w += r->query.len;
+        wbuf_char(&w, '?');
+        wbuf_slice(&w, r->query);
     }
-    w += sprintf(w, " HTTP/1.1\r\n");
-    w += headers_write(h, w);
-    if (r->head.chunked)
-        w += sprintf(w, "Transfer-Encoding: chunked\r\n");
-    else if (r->head.has_length)
-        w += sprintf(w, "Content-Length: %" PRIu64 "\r\n", r->head.content_length);
+    wbuf_lit(&w, " HTTP/1.1\r\n");
+    headers_write(h, &w);
+    if (r->head.chunked) {
+        wbuf_lit(&w, "Transfer-Encoding: chunked\r\n");
+    } else if (r->head.has_length) {
+        wbuf_lit(&w, "Content-Length: ");
+        wbuf_u64(&w, r->head.content_length);
+        wbuf_lit(&w, "\r\n");
+    }
     if (r->tunnel)
-        w += sprintf(w, "Connection: upgrade\r\n");
-    *w++ = '\r';
-    *w++ = '\n';
-    return slice_make(p, (size_t)(w - p));
-}
-
-static bool no_response_body(const struct request *r)
-{
-    unsigned s = r->resp.status;
-    return r->head.method == HTTP_HEAD || s / 100 == 1 || s == 204 || s == 304;
+        wbuf_lit(&w, "Connection: upgrade\r\n");
+    wbuf_lit(&w, "\r\n");
+    return slice_make(start, wbuf_len(&w, start));
 }
 
 /* Status line, fields, framing and Connection for the client. */
@@ -287,23 +288,29 @@ static struct slice response_head(struct request *r, const char *connection)
     struct headers *h = &r->resp.headers;
     struct slice reason = r->resp.reason.len ? r->resp.reason
                                              : slice_make(http_reason(r->resp.status), strlen(http_reason(r->resp.status)));
-    size_t cap = reason.len + headers_size(h) + 128;
-    char *p = arena_alloc(&r->arena, cap), *w = p;
-    w += sprintf(w, "HTTP/1.1 %u ", r->resp.status);
-    memcpy(w, reason.ptr, reason.len);
-    w += reason.len;
-    *w++ = '\r';
-    *w++ = '\n';
-    w += headers_write(h, w);
-    if (r->framing == FRAME_LENGTH)
-        w += sprintf(w, "Content-Length: %" PRIu64 "\r\n", r->resp.content_length);
-    else if (r->framing == FRAME_CHUNKED)
-        w += sprintf(w, "Transfer-Encoding: chunked\r\n");
-    if (connection)
-        w += sprintf(w, "Connection: %s\r\n", connection);
-    *w++ = '\r';
-    *w++ = '\n';
-    return slice_make(p, (size_t)(w - p));
+    size_t cap = reason.len + headers_size(h) + sizeof("HTTP/1.1 999 \r\n") + FIELD_MAX_EXTRA;
+    char *start = arena_alloc(&r->arena, cap);
+    struct wbuf w = wbuf_make(start, cap);
+    wbuf_lit(&w, "HTTP/1.1 ");
+    wbuf_u64(&w, r->resp.status);
+    wbuf_char(&w, ' ');
+    wbuf_slice(&w, reason);
+    wbuf_lit(&w, "\r\n");
+    headers_write(h, &w);
+    if (r->framing == FRAME_LENGTH) {
+        wbuf_lit(&w, "Content-Length: ");
+        wbuf_u64(&w, r->resp.content_length);
+        wbuf_lit(&w, "\r\n");
+    } else if (r->framing == FRAME_CHUNKED) {
+        wbuf_lit(&w, "Transfer-Encoding: chunked\r\n");
+    }
+    if (connection) {
+        wbuf_lit(&w, "Connection: ");
+        wbuf_str(&w, connection);
+        wbuf_lit(&w, "\r\n");
+    }
+    wbuf_lit(&w, "\r\n");
+    return slice_make(start, wbuf_len(&w, start));
 }
 
 /* ---- the request body, client -> backend ---- */
@@ -314,8 +321,10 @@ static void queue_body(struct outq *q, const char *p, size_t n, bool chunked)
 {
     if (chunked) {
         char size[24];
-        int len = snprintf(size, sizeof(size), "%zx\r\n", n);
-        outq_copy(q, size, (size_t)len);
+        struct wbuf w = wbuf_make(size, sizeof(size));
+        wbuf_hex(&w, n);
+        wbuf_lit(&w, "\r\n");
+        outq_copy(q, size, wbuf_len(&w, size));
         outq_push(q, p, n);
         outq_copy(q, "\r\n", 2);
     } else {
@@ -578,7 +587,8 @@ static bool start_response(struct request *r)
         request_fail(r, &err_hook);
         return false;
     }
-    if (no_response_body(r)) {
+    bool has_body = http_response_has_body(r->head.method, r->resp.status);
+    if (!has_body) {
         r->framing = FRAME_NONE;
         if (r->resp.status == 204 || r->resp.status / 100 == 1)
             headers_del(h, H_CONTENT_LENGTH);
@@ -593,17 +603,12 @@ static bool start_response(struct request *r)
     }
     if (r->framing == FRAME_CLOSE || !r->body_done || w->stopping)
         r->keep_alive = false;
-    enum body_kind kind = no_response_body(r) ? BODY_NONE
+    enum body_kind kind = !has_body ? BODY_NONE
                           : r->resp.chunked   ? BODY_CHUNKED
                           : r->resp.has_length ? BODY_LENGTH
                                                : BODY_UNTIL_CLOSE;
     body_init(&r->resp_body, kind, r->resp.content_length);
-    const char *connection = NULL;
-    if (!r->keep_alive)
-        connection = "close";
-    else if (r->head.minor == 0)
-        connection = "keep-alive";
-    struct slice head = response_head(r, connection);
+    struct slice head = response_head(r, request_connection_header(r));
     outq_push(&r->conn->out, head.ptr, head.len);
     r->resp_started = true;
     r->status = r->resp.status;

@@ -21,10 +21,6 @@
 
 #define SPARE_REQUESTS_MAX 64
 
-static const struct slice H_HOST = SLICE_LIT("Host");
-static const struct slice H_CONTENT_LENGTH = SLICE_LIT("Content-Length");
-static const struct slice H_CONTENT_TYPE = SLICE_LIT("Content-Type");
-
 static struct request *request_new(struct conn *c)
 {
     struct worker *w = c->w;
@@ -165,9 +161,11 @@ static struct slice http_date(ev_tstamp now)
     return slice_make(buf, len);
 }
 
-static bool body_forbidden(const struct request *r, unsigned status)
+const char *request_connection_header(const struct request *r)
 {
-    return r->head.method == HTTP_HEAD || status / 100 == 1 || status == 204 || status == 304;
+    if (!r->keep_alive || !r->head.keep_alive)
+        return "close";
+    return r->head.minor == 0 ? "keep-alive" : NULL; /* 1.1 keeps alive by default */
 }
 
 void request_respond(struct request *r, unsigned status, struct slice body)
@@ -180,28 +178,38 @@ void request_respond(struct request *r, unsigned status, struct slice body)
         r->keep_alive = false; /* unread body bytes would be taken for a request */
     struct headers *h = &r->local_headers;
     headers_del(h, H_CONTENT_LENGTH);
-    headers_del(h, SLICE_LIT("Transfer-Encoding"));
-    headers_del(h, SLICE_LIT("Connection"));
-    if (headers_find(h, SLICE_LIT("Date"), 0) < 0)
-        headers_add(h, &r->arena, SLICE_LIT("Date"), http_date(ev_now(r->w->loop)));
+    headers_del(h, H_TRANSFER_ENCODING);
+    headers_del(h, H_CONNECTION);
+    if (headers_find(h, H_DATE, 0) < 0)
+        headers_add(h, &r->arena, H_DATE, http_date(ev_now(r->w->loop)));
     if (body.len && headers_find(h, H_CONTENT_TYPE, 0) < 0)
         headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
 
     const char *reason = http_reason(status);
-    size_t cap = 64 + strlen(reason) + headers_size(h) + 64;
-    char *p = arena_alloc(&r->arena, cap), *w = p;
-    w += sprintf(w, "HTTP/1.1 %u %s\r\n", status, reason);
-    w += headers_write(h, w);
-    if (status != 204 && status / 100 != 1 && status != 304)
-        w += sprintf(w, "Content-Length: %zu\r\n", body.len);
-    if (!r->keep_alive || !r->head.keep_alive)
-        w += sprintf(w, "Connection: close\r\n");
-    else if (r->head.minor == 0)
-        w += sprintf(w, "Connection: keep-alive\r\n");
-    *w++ = '\r';
-    *w++ = '\n';
-    outq_push(&c->out, p, (size_t)(w - p));
-    if (!body_forbidden(r, status)) {
+    const char *connection = request_connection_header(r);
+    size_t cap = sizeof("HTTP/1.1 999 \r\n") + strlen(reason) + headers_size(h) +
+                 sizeof("Content-Length: 18446744073709551615\r\n") + sizeof("Connection: keep-alive\r\n") + 2;
+    char *start = arena_alloc(&r->arena, cap);
+    struct wbuf w = wbuf_make(start, cap);
+    wbuf_lit(&w, "HTTP/1.1 ");
+    wbuf_u64(&w, status);
+    wbuf_char(&w, ' ');
+    wbuf_str(&w, reason);
+    wbuf_lit(&w, "\r\n");
+    headers_write(h, &w);
+    if (http_status_has_body(status)) { /* HEAD too: the length it would have */
+        wbuf_lit(&w, "Content-Length: ");
+        wbuf_u64(&w, body.len);
+        wbuf_lit(&w, "\r\n");
+    }
+    if (connection) {
+        wbuf_lit(&w, "Connection: ");
+        wbuf_str(&w, connection);
+        wbuf_lit(&w, "\r\n");
+    }
+    wbuf_lit(&w, "\r\n");
+    outq_push(&c->out, start, wbuf_len(&w, start));
+    if (http_response_has_body(r->head.method, status)) {
         outq_push(&c->out, body.ptr, body.len);
         r->bytes_out = body.len;
     }
@@ -216,7 +224,7 @@ static void respond_error(struct request *r, unsigned status, const char *text, 
     int n = detail ? snprintf(body, cap, "%u %s: %s (%s)\n", status, reason, text, detail)
                    : snprintf(body, cap, "%u %s: %s\n", status, reason, text);
     headers_init(&r->local_headers);
-    headers_add(&r->local_headers, &r->arena, SLICE_LIT("Cache-Control"), SLICE_LIT("no-store"));
+    headers_add(&r->local_headers, &r->arena, H_CACHE_CONTROL, SLICE_LIT("no-store"));
     request_respond(r, status, slice_make(body, (size_t)max(n, 0)));
 }
 

@@ -134,6 +134,10 @@ void request_fail_detail(struct request *r, const struct proxy_error *err, const
  * r->local_headers, body. Used by error pages and req:respond(). */
 void request_respond(struct request *r, unsigned status, struct slice body);
 
+/* The Connection field of the response to r: "close", "keep-alive" (an
+ * HTTP/1.0 client that asked for it) or NULL (HTTP/1.1 default). */
+const char *request_connection_header(const struct request *r);
+
 /* The response is entirely queued: finish once it is flushed. */
 void request_response_complete(struct request *r);
 

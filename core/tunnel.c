@@ -67,6 +67,7 @@ static void tunnel_close(struct tunnel *t, const char *why)
     }
     ev_timer_stop(w->loop, &t->idle);
     list_remove(&t->link);
+    w->ntunnels--;
     free(t->log_line);
     free(t);
     worker_conn_gone(w);
@@ -195,6 +196,7 @@ void tunnel_start(struct worker *w, int client_fd, int backend_fd, const char *t
     ev_timer_init(&t->idle, on_idle, 0., w->cfg->timeouts.tunnel_idle);
     ev_timer_again(w->loop, &t->idle);
     list_insert_tail(&w->tunnels, &t->link);
+    w->ntunnels++; /* before the connection it came from is closed */
     update(t);
 }
 

@@ -20,10 +20,11 @@ struct backend {
     unsigned index;              /* 0-based position in the group */
     struct resolved addrs;       /* current addresses, port set */
     unsigned next_addr;          /* rotates when a connect fails */
-    int current_weight;          /* smooth weighted round robin */
+    int current_weight;          /* smooth weighted round robin (wrr, least_conn ties) */
     unsigned inflight;           /* exchanges using it now (this worker) */
     unsigned long requests, failures;
-    bool healthy;
+    bool healthy;                /* always true: no health checks yet (strategies already
+                                    prefer healthy backends for when they come) */
     struct resolve_wait rwait;   /* background re-resolution */
     bool resolving;
 };
@@ -34,7 +35,6 @@ struct upstream {
     struct backend *backends;
     unsigned n;
     const struct lb_ops *lb;
-    unsigned rr_offset;          /* tie breaking for least_conn */
     ev_timer resolve_timer;
     int lua_ref;                 /* the "backends" userdata, LUA_NOREF until first use */
 };

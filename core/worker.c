@@ -57,7 +57,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
     struct listener *l = container_of(io, struct listener, io);
     struct worker *w = l->w;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if (w->nconns >= w->cfg->limits.max_connections) {
+        if (worker_clients(w) >= w->cfg->limits.max_connections) {
             log_warn("connection limit (%u) reached; not accepting for now",
                      w->cfg->limits.max_connections);
             worker_pause_accept(w);
@@ -85,7 +85,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 
 static void check_done(struct worker *w)
 {
-    if (w->stopping && w->nconns == 0 && list_empty(&w->tunnels))
+    if (w->stopping && worker_clients(w) == 0)
         ev_break(w->loop, EVBREAK_ALL);
 }
 
@@ -96,7 +96,7 @@ void worker_conn_gone(struct worker *w)
         return;
     }
     if (!w->accepting && !ev_is_active(&w->accept_retry) &&
-        w->nconns < w->cfg->limits.max_connections)
+        worker_clients(w) < w->cfg->limits.max_connections)
         worker_resume_accept(w);
 }
 

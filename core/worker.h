@@ -42,7 +42,8 @@ struct worker {
     struct upconn_pool *pool;     /* idle backend connections */
     struct list conns;            /* client connections */
     struct list tunnels;
-    unsigned nconns;
+    unsigned nconns;              /* client connections... */
+    unsigned ntunnels;            /* ...and tunnels: both count against max_connections */
     bool accepting;               /* listeners started */
     bool stopping;
     ev_async stop_async;
@@ -72,5 +73,11 @@ void worker_resume_accept(struct worker *w);
 /* Called when a connection or tunnel goes away: resumes accepting, finishes
  * a graceful stop when nothing is left. */
 void worker_conn_gone(struct worker *w);
+
+/* Client connections and tunnels, as limits.max_connections counts them. */
+static inline unsigned worker_clients(const struct worker *w)
+{
+    return w->nconns + w->ntunnels;
+}
 
 #endif

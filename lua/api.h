@@ -10,6 +10,7 @@
 #include "../core/arena.h"
 #include "../core/headers.h"
 
+struct backend;
 struct request;
 struct upstream;
 
@@ -29,8 +30,8 @@ void api_push_backends(lua_State *L, struct upstream *up, struct request *r);
 void api_backends_release(lua_State *L, struct upstream *up);
 /* Detaches r from the userdata boxes so a kept reference errors cleanly. */
 void api_request_end(lua_State *L, struct request *r);
-/* The 0-based index of the backend userdata at idx, or -1 if not one. */
-int api_backend_index(lua_State *L, int idx);
+/* The backend userdata at idx, or NULL if it is not one. */
+struct backend *api_to_backend(lua_State *L, int idx);
 
 /* Shared by request and response (api_headers.c). Names are checked as
  * RFC 9110 tokens and values for CR/LF/NUL: a script cannot split a head.

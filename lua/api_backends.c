@@ -28,10 +28,10 @@ static struct backend *check_backend(lua_State *L, int idx)
     return *(struct backend **)luaL_checkudata(L, idx, BACKEND_CLASS);
 }
 
-int api_backend_index(lua_State *L, int idx)
+struct backend *api_to_backend(lua_State *L, int idx)
 {
     struct backend **b = luaL_testudata(L, idx, BACKEND_CLASS);
-    return b ? (int)(*b)->index : -1;
+    return b ? *b : NULL;
 }
 
 /* stack: [...] -> [..., backends]; its user value holds the backend objects */
@@ -85,7 +85,7 @@ static int pick_with(lua_State *L, const struct lb_ops *ops)
 {
     struct backends_box *box = check_backends(L, 1);
     const struct lb_tried *tried = box->r ? &box->r->tried : &no_tries;
-    push_backend(L, 1, ops->pick(box->up, tried));
+    push_backend(L, 1, lb_pick(ops, box->up, tried));
     return 1;
 }
 
@@ -166,6 +166,8 @@ static int backend_tostring(lua_State *L)
 void api_backends_open(lua_State *L)
 {
     luaL_newmetatable(L, BACKENDS_CLASS); /* stack: [mt] */
+    lua_pushliteral(L, BACKENDS_CLASS);   /* getmetatable() sees this, not the table */
+    lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, list_methods);         /* [mt, methods] */
     lua_pushcclosure(L, backends_index, 1);
     lua_setfield(L, -2, "__index");
@@ -173,6 +175,8 @@ void api_backends_open(lua_State *L)
     lua_setfield(L, -2, "__len");
     lua_pop(L, 1);
     luaL_newmetatable(L, BACKEND_CLASS);
+    lua_pushliteral(L, BACKEND_CLASS);
+    lua_setfield(L, -2, "__metatable");
     lua_pushcfunction(L, backend_index);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, backend_tostring);

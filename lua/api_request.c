@@ -280,6 +280,8 @@ static int req_tostring(lua_State *L)
 void api_request_open(lua_State *L)
 {
     luaL_newmetatable(L, REQUEST_CLASS); /* stack: [mt] */
+    lua_pushliteral(L, REQUEST_CLASS); /* getmetatable() sees this, not the table */
+    lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, methods);             /* [mt, methods] */
     lua_pushcclosure(L, req_index, 1);   /* [mt, index] */
     lua_setfield(L, -2, "__index");

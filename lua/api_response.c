@@ -117,6 +117,8 @@ static int res_newindex(lua_State *L)
 void api_response_open(lua_State *L)
 {
     luaL_newmetatable(L, RESPONSE_CLASS); /* stack: [mt] */
+    lua_pushliteral(L, RESPONSE_CLASS); /* getmetatable() sees this, not the table */
+    lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, methods);              /* [mt, methods] */
     lua_pushcclosure(L, res_index, 1);    /* [mt, index] */
     lua_setfield(L, -2, "__index");

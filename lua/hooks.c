@@ -12,6 +12,7 @@
 
 #include "../core/config.h"
 #include "../core/request.h"
+#include "../core/upstream.h"
 #include "api.h"
 
 const char *const hook_names[HOOK_COUNT] = { "on_request", "select_backend", "on_response" };
@@ -51,6 +52,16 @@ static bool fails_open(const struct vm *vm, enum hook h)
 static void push_hook(lua_State *L, enum hook h)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm_of(L)->hook_refs[h]);
+}
+
+/* An error about what hook h returned, naming where the hook is defined
+ * (the hook has returned: there is no line of it running). */
+static int hook_error(lua_State *L, enum hook h, const char *what)
+{
+    lua_Debug ar;
+    push_hook(L, h);
+    lua_getinfo(L, ">S", &ar);
+    return luaL_error(L, "%s:%d: %s %s", ar.short_src, ar.linedefined, hook_names[h], what);
 }
 
 /* ---- snapshots for fail-open hooks ---- */
@@ -128,12 +139,22 @@ static int call_select_backend(lua_State *L)
         *index = -1;
     } else if (lua_isinteger(L, -1)) {
         lua_Integer i = lua_tointeger(L, -1);
-        if (i < 1 || i > (lua_Integer)LB_MAX_SERVERS)
-            return luaL_error(L, "select_backend returned index %d, out of range", (int)i);
+        if (i < 1 || i > (lua_Integer)up->n)
+            return hook_error(L, HOOK_SELECT_BACKEND,
+                              lua_pushfstring(L, "returned index %I, but upstream '%s' has %d server%s", i,
+                                              up->cfg->name, (int)up->n, up->n == 1 ? "" : "s"));
         *index = (int)i - 1;
-    } else if ((*index = api_backend_index(L, -1)) < 0) {
-        return luaL_error(L, "select_backend must return a backend, its index or nil (got %s)",
-                          luaL_typename(L, -1));
+    } else {
+        struct backend *b = api_to_backend(L, -1);
+        if (b == NULL)
+            return hook_error(L, HOOK_SELECT_BACKEND,
+                              lua_pushfstring(L, "must return a backend, its index or nil (got %s)",
+                                              luaL_typename(L, -1)));
+        if (b->up != up)
+            return hook_error(L, HOOK_SELECT_BACKEND,
+                              lua_pushfstring(L, "returned %s of upstream '%s', not one of '%s'",
+                                              b->cfg->spec, b->up->cfg->name, up->cfg->name));
+        *index = (int)b->index;
     }
     return 0;
 }

@@ -373,3 +373,23 @@ def test_tunnel_idle_timeout_closes_tunnel(env):
     assert c.wait_closed(10), "idle tunnel not closed"
     assert 0.8 <= time.monotonic() - t0 < 8
     lx.wait_access(lambda l: "CONNECT" in l and "idle" in l, what="the tunnel line (idle timeout)")
+
+
+def test_tunnels_count_against_max_connections(env):
+    echo = env.echo()
+    lx = env.luxy(FORWARD_CONNECT + 'limits { max_connections = 2 }\n', echo_port=echo.port)
+    tunnels = [env.client(lx.port) for _ in range(2)]
+    for c in tunnels:
+        assert connect_tunnel(c, echo.port).status == 200
+    # both connections became tunnels: luxy is at its limit and accepts no
+    # third client (the kernel completes the handshake; luxy reads nothing)
+    third = env.client(lx.port, timeout=1.5)
+    third.send(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: x\r\n\r\n" % echo.port)
+    with pytest.raises(socket.timeout):
+        third.read_response(timeout=1.5)
+    lx.wait_error_log("connection limit (2) reached")
+    # one tunnel ends: the waiting client is served
+    tunnels[0].close()
+    third.timeout = 10
+    r = third.read_response(timeout=10, strict=False)
+    assert r.status in (200, 502), r   # the echo server is not HTTP; luxy answered

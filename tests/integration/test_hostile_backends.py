@@ -341,11 +341,25 @@ def test_backend_never_answers_504(proxy):
 
 # ---------------------------------------------------------------- afterwards
 
-def test_zz_fds_back_to_baseline(proxy):
-    lx, b, st = proxy
-    lx.wait_fds_at_most(lx.start_fds, timeout=20,
+def test_fds_back_to_baseline_after_hostile_backends(env):
+    """Its own luxy: every hostile answer once, then luxy holds exactly the
+    descriptors it started with (no order dependence on the other tests)."""
+    st = State()
+    b = env.backend(make_handler(st))
+    lx = env.luxy(CONF, backend_port=b.port)
+    start_fds = lx.base_fd_count()
+    for path in BAD_HEADS + ["/cut-length", "/cut-chunked", "/overlong", "/never"]:
+        c = Client(lx.port, timeout=10)
+        try:
+            c.request("GET", path)
+            c.read_response(timeout=10, strict=False)
+        except (Closed, OSError):
+            pass
+        finally:
+            c.close()
+    lx.wait_fds_at_most(start_fds, timeout=20,
                         what="luxy's fds back to its startup count %d after the hostile backends"
-                        % lx.start_fds)
+                        % start_fds)
     assert_serves(lx, b, "/final")
 
 

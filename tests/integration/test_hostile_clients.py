@@ -252,8 +252,22 @@ def test_1000_small_headers_431(proxy):
     reject(lx, b, data, 431, b"/lim-431-many")
 
 
-def test_zz_rejections_leave_no_fds(proxy):
-    lx, b = proxy
+def test_rejections_leave_no_fds(env):
+    """Its own luxy: a run of rejected heads, then the descriptors are back
+    to the startup count."""
+    def echo(req, conn):
+        conn.respond(200, b"ok\n", req=req)
+    b = env.backend(echo)
+    lx = start(env, backend_port=b.port)
+    cases = [
+        (b"GET /z-414" + b"a" * 65536 + b" HTTP/1.1\r\n" + H + b"\r\n", 414, b"/z-414"),
+        (b"GET /z-431 HTTP/1.1\r\n" + H + b"X-Big: " + b"v" * 40960 + b"\r\n\r\n", 431, b"/z-431"),
+        (b"GET /z-400 HTTP/1.1\r\n" + H + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+         400, b"/z-400"),
+        (b"GET /z-lf HTTP/1.1\n" + H + b"\r\n", 400, b"/z-lf"),
+    ]
+    for data, status, marker in cases:
+        reject(lx, b, data, status, marker)
     settle_baseline(lx)
 
 

@@ -194,15 +194,22 @@ def test_client_header_timeout_408(env):
 
 def test_two_workers(env):
     b = env.backend()
-    lx = env.luxy(CONF.replace("workers(1)", "workers(2)"), backend_port=b.port)
+    conf = CONF.replace("workers(1)", "workers(2)") + """
+function on_response(req, res) res:set_header("X-Worker", luxy.worker_id) end
+"""
+    lx = env.luxy(conf, backend_port=b.port)
     results = []
+    workers = set()
+    lock = threading.Lock()
 
     def run(i):
         try:
             c = Client(lx.port)
             for k in range(5):
                 r = c.roundtrip("GET", "/w%d-%d" % (i, k))
-                results.append((r.status, r.body == b"GET /w%d-%d\n" % (i, k)))
+                with lock:
+                    results.append((r.status, r.body == b"GET /w%d-%d\n" % (i, k)))
+                    workers.add(r.header("X-Worker"))
             c.close()
         except Exception as e:
             results.append((repr(e), False))
@@ -212,6 +219,15 @@ def test_two_workers(env):
     for t in threads:
         t.join(30)
     assert results == [(200, True)] * 40, results
+    # the kernel spreads connections over both workers' sockets; a few more
+    # connections (at most 200) until both have been seen serving
+    for i in range(200):
+        if workers >= {"1", "2"}:
+            break
+        c = Client(lx.port)
+        workers.add(c.roundtrip("GET", "/more%d" % i).header("X-Worker"))
+        c.close()
+    assert workers == {"1", "2"}, "only workers %s served" % sorted(workers)
 
 
 def test_max_connections_pauses_and_resumes_accepting(env):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from luxyharness import Client, Headers, HTTPError, parse_head, wait_for
+from luxyharness import Client, Headers, HTTPError, free_port, parse_head, wait_for
 
 HOOKS = """
 workers(1)
@@ -580,6 +580,8 @@ function on_request(req)
     collectgarbage("collect")
   elseif p == "/finalizer" then
     setmetatable({}, { __gc = function() while true do end end })
+  elseif p == "/mt-finalizer" then
+    getmetatable(req).__gc = function() while true do end end
   elseif p == "/pcall" then
     for i = 1, 100 do pcall(string.rep, "x", 1e9) end
     while true do pcall(string.find, big, "(.-)(.-)z") end
@@ -588,7 +590,7 @@ end
 """
 
 ABUSES = ["/ua", "/gsub", "/gmatch", "/find-set", "/rep-empty", "/rep-sep", "/move", "/concat",
-          "/unpack", "/byte", "/equal", "/concat-op", "/gc", "/finalizer", "/pcall"]
+          "/unpack", "/byte", "/equal", "/concat-op", "/gc", "/finalizer", "/mt-finalizer", "/pcall"]
 QUICK = ("/rep-empty", "/rep-sep")   # Lua's string.rep looped 1e15 times; luxy's returns "" at once
 
 
@@ -615,7 +617,67 @@ def test_library_calls_cannot_hold_the_worker(env, path):
         lx.wait_error_log("collectgarbage('collect') is not allowed")
     elif path == "/finalizer":
         lx.wait_error_log("__gc metamethods are not allowed")
+    elif path == "/mt-finalizer":
+        lx.wait_error_log("attempt to index a string value")
     else:
         lx.wait_error_log("budget exceeded")
     assert not [q for q in b.requests if q.target == path]
     other.close()
+
+
+# ---- select_backend returns that must be refused or corrected ----
+
+SELECT_CONF = """
+workers(1)
+listen { "127.0.0.1:$port", mode = "reverse" }
+upstream "app" { "127.0.0.1:$dead_port", "127.0.0.1:$live_port", tries = 2 }
+upstream "other" { "127.0.0.1:$other_port" }
+local saved
+
+function on_request(req)
+  req.upstream = req.path == "/other" and "other" or "app"
+end
+
+function select_backend(req, backends)
+  if req.path == "/other" then saved = backends[1]; return saved end
+  if req.path == "/foreign" then return saved end
+  if req.path == "/range" then return 5 end
+  if req.path == "/string" then return "10.0.0.1:80" end
+  return backends[1]                -- the dead one, on the retry too
+end
+"""
+
+
+def start_select(env):
+    live, other = env.backend(name="live"), env.backend(name="other")
+    lx = env.luxy(SELECT_CONF, dead_port=free_port(), live_port=live.port, other_port=other.port)
+    return lx, live, other
+
+
+def test_select_backend_of_another_upstream_is_refused(env):
+    lx, live, other = start_select(env)
+    c = env.client(lx.port)
+    assert c.roundtrip("GET", "/other").status == 200
+    r = c.roundtrip("GET", "/foreign")
+    assert r.status == 500, r
+    line = line_of(lx.conf_text, "function select_backend")
+    lx.wait_error_log("conf.lua:%d: select_backend returned 127.0.0.1:%d of upstream 'other', not one of 'app'"
+                      % (line, other.port))
+    assert len(other.requests) == 1, "the foreign backend was used"
+
+
+def test_select_backend_bad_index_and_type_name_the_hook(env):
+    lx, live, other = start_select(env)
+    c = env.client(lx.port)
+    line = line_of(lx.conf_text, "function select_backend")
+    assert c.roundtrip("GET", "/range").status == 500
+    lx.wait_error_log("conf.lua:%d: select_backend returned index 5, but upstream 'app' has 2 servers" % line)
+    assert c.roundtrip("GET", "/string").status == 500
+    lx.wait_error_log("conf.lua:%d: select_backend must return a backend, its index or nil (got string)" % line)
+
+
+def test_select_backend_returning_a_tried_backend_falls_back(env):
+    lx, live, other = start_select(env)
+    r = env.client(lx.port).roundtrip("GET", "/retry")
+    assert r.status == 200, r
+    assert live.last().target == "/retry"
