@@ -189,7 +189,7 @@ static int req_index(lua_State *L)
     else if (strcmp(k, "uri") == 0)
         push_slice(L, r->head.target);
     else if (strcmp(k, "host") == 0)
-        push_slice(L, r->origin_host.ptr ? r->origin_host : headers_get(&r->head.headers, SLICE_LIT("Host")));
+        push_slice(L, r->origin_host.ptr ? r->origin_host : headers_get(&r->head.headers, H_HOST));
     else if (strcmp(k, "origin") == 0) {
         if (r->origin_host.ptr) {
             bool v6 = memchr(r->origin_host.ptr, ':', r->origin_host.len) != NULL;
