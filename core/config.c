@@ -78,6 +78,7 @@ void config_free(struct config *c)
     free((char *)c->resolver.hosts_path);
     free(c->error_log);
     free(c->access_log);
+    free(c->warnings);
     memset(c, 0, sizeof(*c));
 }
 

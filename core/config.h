@@ -96,6 +96,8 @@ struct config {
     char *error_log;            /* path, "stderr", "stdout" */
     char *access_log;           /* same, or NULL: off */
     int log_level;              /* enum log_level */
+    int logs_line;              /* where logs { } is, for messages (0: none) */
+    char *warnings;             /* "file:line: ..." lines found at load, or NULL */
     unsigned fail_open;         /* bit set of hooks that fail open */
 };
 

@@ -279,10 +279,10 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
             c->req->keep_alive = false;
             conn_read_pause(c);
         } else {
-            conn_close(c, "client closed the connection");
+            conn_close(c, "the client closed the connection");
         }
     } else if (errno != EAGAIN && errno != EINTR) {
-        conn_close(c, strerror(errno));
+        conn_close(c, errno == ECONNRESET ? "the client reset the connection" : "reading from the client failed");
     } else if (buf_len(&c->in) == 0) {
         buf_release(&c->in, &c->w->bufs);
     }
@@ -299,7 +299,7 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
     if (rc == 1 && c->req)
         request_client_drained(c->req);
     else if (rc == -1)
-        conn_close(c, "write to client failed");
+        conn_close(c, "writing to the client failed");
     conn_release(c);
 }
 
@@ -325,7 +325,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
             conn_close(c, "body timeout");
         break;
     case CT_SEND:
-        conn_close(c, "client stopped reading");
+        conn_close(c, "the client stopped reading (send timeout)");
         break;
     case CT_IDLE:
     case CT_NONE:

@@ -12,6 +12,7 @@ const struct slice H_DATE = SLICE_LIT("Date");
 const struct slice H_CACHE_CONTROL = SLICE_LIT("Cache-Control");
 const struct slice H_VIA = SLICE_LIT("Via");
 const struct slice H_UPGRADE = SLICE_LIT("Upgrade");
+const struct slice H_PROXY_AUTHORIZATION = SLICE_LIT("Proxy-Authorization");
 static const struct slice H_XFF = SLICE_LIT("X-Forwarded-For");
 static const struct slice H_XFP = SLICE_LIT("X-Forwarded-Proto");
 
@@ -47,6 +48,16 @@ void headers_add(struct headers *h, struct arena *a, struct slice name, struct s
     h->v[h->n].name = name;
     h->v[h->n].value = value;
     h->n++;
+}
+
+struct headers headers_copy(const struct headers *h, struct arena *a)
+{
+    struct headers c = *h;
+    c.cap = h->cap ? h->cap : 1;
+    c.v = arena_alloc(a, c.cap * sizeof(*c.v));
+    if (h->n)
+        memcpy(c.v, h->v, h->n * sizeof(*c.v));
+    return c;
 }
 
 int headers_find(const struct headers *h, struct slice name, unsigned from)
@@ -135,7 +146,7 @@ bool headers_valid_value(struct slice value)
     return true;
 }
 
-static bool is_hop_by_hop(struct slice name, bool keep_upgrade)
+static bool is_hop_by_hop(struct slice name, unsigned keep)
 {
     static const struct slice fixed[] = {
         SLICE_LIT("Connection"), SLICE_LIT("Keep-Alive"), SLICE_LIT("TE"),
@@ -145,8 +156,10 @@ static bool is_hop_by_hop(struct slice name, bool keep_upgrade)
         if (slice_caseeq(name, fixed[i].ptr, fixed[i].len))
             return true;
     if (name.len >= 6 && slice_caseeq(slice_make(name.ptr, 6), "Proxy-", 6))
-        return true; /* Proxy-Connection, Proxy-Authorization, ... */
-    return !keep_upgrade && slice_caseeq(name, H_UPGRADE.ptr, H_UPGRADE.len);
+        /* Proxy-Connection, Proxy-Authorization, ... */
+        return !((keep & HOP_KEEP_PROXY_AUTH) && slice_caseeq(name, H_PROXY_AUTHORIZATION.ptr,
+                                                              H_PROXY_AUTHORIZATION.len));
+    return !(keep & HOP_KEEP_UPGRADE) && slice_caseeq(name, H_UPGRADE.ptr, H_UPGRADE.len);
 }
 
 /* Is name listed in any Connection field (a field the sender declared
@@ -158,16 +171,16 @@ static bool named_by_connection(const struct headers *h, struct slice name)
     return headers_has_token(h, H_CONNECTION, name);
 }
 
-void headers_strip_hop_by_hop(struct headers *h, bool keep_upgrade)
+void headers_strip_hop_by_hop(struct headers *h, unsigned keep)
 {
     bool has_connection = headers_find(h, H_CONNECTION, 0) >= 0;
     unsigned kept = 0;
     for (unsigned i = 0; i < h->n; i++) {
         struct slice name = h->v[i].name;
-        if (is_hop_by_hop(name, keep_upgrade))
+        if (is_hop_by_hop(name, keep))
             continue;
         if (has_connection && named_by_connection(h, name)) {
-            if (!(keep_upgrade && slice_caseeq_lit(name, "Upgrade")))
+            if (!((keep & HOP_KEEP_UPGRADE) && slice_caseeq(name, H_UPGRADE.ptr, H_UPGRADE.len)))
                 continue;
         }
         h->v[kept++] = h->v[i];

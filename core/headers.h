@@ -14,7 +14,7 @@
 
 /* The field names the core itself reads or writes, spelled once. */
 extern const struct slice H_HOST, H_CONTENT_LENGTH, H_CONTENT_TYPE, H_TRANSFER_ENCODING,
-    H_CONNECTION, H_DATE, H_CACHE_CONTROL, H_VIA, H_UPGRADE;
+    H_CONNECTION, H_DATE, H_CACHE_CONTROL, H_VIA, H_UPGRADE, H_PROXY_AUTHORIZATION;
 
 /* RFC 9110 5.6.2 token characters (header names, methods, tokens). */
 extern const uint8_t headers_tchar[256];
@@ -34,6 +34,8 @@ struct headers {
 
 void headers_init(struct headers *h);
 void headers_add(struct headers *h, struct arena *a, struct slice name, struct slice value);
+/* A copy of h's field array (the slices still point where h's do). */
+struct headers headers_copy(const struct headers *h, struct arena *a);
 /* Index of the first field named name at or after from, or -1. */
 int headers_find(const struct headers *h, struct slice name, unsigned from);
 /* The first value of name, or SLICE_NULL (ptr NULL) when absent. */
@@ -53,9 +55,13 @@ bool headers_valid_value(struct slice value);
 
 /* Removes the hop-by-hop fields: Connection and every field it names (but
  * never Host), Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
- * Upgrade (kept when keep_upgrade: a tunnel is being set up), every Proxy-*
- * field. Content-Length is left alone: framing is decided elsewhere. */
-void headers_strip_hop_by_hop(struct headers *h, bool keep_upgrade);
+ * Upgrade (kept with HOP_KEEP_UPGRADE: a tunnel is being set up), every
+ * Proxy-* field (Proxy-Authorization kept with HOP_KEEP_PROXY_AUTH, for
+ * on_request to check; the caller removes it afterwards). Content-Length
+ * is left alone: framing is decided elsewhere. */
+#define HOP_KEEP_UPGRADE 1u
+#define HOP_KEEP_PROXY_AUTH 2u
+void headers_strip_hop_by_hop(struct headers *h, unsigned keep);
 
 /* Appends client_ip to X-Forwarded-For (one field, comma list) and sets
  * X-Forwarded-Proto. */

@@ -1,8 +1,12 @@
 /* log.c - error and access logs written by one writer thread.
  * Producers format a line on their own stack and append it to a shared
  * pending buffer under a mutex (a memcpy); the writer swaps the buffer out
- * and write()s it, so a slow disk or a full pipe never stalls a worker. */
+ * and write()s it, so a slow disk or a full pipe never stalls a worker.
+ * Error-log lines that repeat are rate-limited (logflood.h); log files are
+ * reopened by the writer itself (SIGUSR1, after logrotate), between two
+ * writes, so no line goes to a closed descriptor. */
 #include "log.h"
+#include "logflood.h"
 #include "luxy.h"
 
 #include <errno.h>
@@ -21,19 +25,21 @@
 struct stream {
     int fd;             /* -1: off */
     int owned;          /* opened by us: close at stop */
+    char *path;         /* what to reopen (owned streams) */
     char *pending;      /* bytes waiting for the writer */
     size_t len, cap;
 };
 
 enum log_level log_current_level = LL_INFO;
 
-static struct stream error_stream = { 2, 0, NULL, 0, 0 };
-static struct stream access_stream = { -1, 0, NULL, 0, 0 };
+static struct stream error_stream = { 2, 0, NULL, NULL, 0, 0 };
+static struct stream access_stream = { -1, 0, NULL, NULL, 0, 0 };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t writer;
-static int running, stopping;
+static int running, stopping, reopen_requested;
 static unsigned long dropped;
+static struct flood flood;
 static _Thread_local char thread_name[32] = "main";
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -62,30 +68,39 @@ static int open_dest(const char *dest, struct stream *s, char *err, size_t errle
         }
         s->fd = fd;
         s->owned = 1;
+        s->path = xstrdup(dest);
     }
     return 0;
+}
+
+static void close_stream(struct stream *s)
+{
+    if (s->owned)
+        close(s->fd);
+    free(s->path);
+    s->path = NULL;
+    s->owned = 0;
 }
 
 int log_open(const char *error_dest, const char *access_dest, enum log_level level, char *err,
              size_t errlen)
 {
-    struct stream e = { 2, 0, NULL, 0, 0 }, a = { -1, 0, NULL, 0, 0 };
+    struct stream e = { 2, 0, NULL, NULL, 0, 0 }, a = { -1, 0, NULL, NULL, 0, 0 };
     if (error_dest && open_dest(error_dest, &e, err, errlen) == -1)
         return -1;
     if (open_dest(access_dest, &a, err, errlen) == -1) {
-        if (e.owned)
-            close(e.fd);
+        close_stream(&e);
         return -1;
     }
     pthread_mutex_lock(&lock);
-    if (error_stream.owned)
-        close(error_stream.fd);
-    if (access_stream.owned)
-        close(access_stream.fd);
+    close_stream(&error_stream);
+    close_stream(&access_stream);
     error_stream.fd = e.fd;
     error_stream.owned = e.owned;
+    error_stream.path = e.path;
     access_stream.fd = a.fd;
     access_stream.owned = a.owned;
+    access_stream.path = a.path;
     log_current_level = level;
     pthread_mutex_unlock(&lock);
     return 0;
@@ -126,19 +141,17 @@ static size_t format_time(char *buf, size_t cap)
     return (size_t)snprintf(buf, cap, "%s.%03dZ", cached, (int)(tv.tv_usec / 1000));
 }
 
-static void append(struct stream *s, const char *line, size_t n)
+/* With the lock held. */
+static void append_locked(struct stream *s, const char *line, size_t n)
 {
     if (s->fd == -1)
         return;
-    pthread_mutex_lock(&lock);
     if (!running) {
-        pthread_mutex_unlock(&lock);
         write_all(s->fd, line, n); /* before start / after stop: synchronous */
         return;
     }
     if (s->len + n > LOG_PENDING_MAX) {
         dropped++;
-        pthread_mutex_unlock(&lock);
         return;
     }
     if (s->len + n > s->cap) {
@@ -153,7 +166,34 @@ static void append(struct stream *s, const char *line, size_t n)
     s->len += n;
     if (was_empty)
         pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&lock);
+}
+
+/* The prefix every error line starts with: time, level, thread. */
+static size_t line_prefix(char *line, size_t cap, enum log_level lvl, const char *who)
+{
+    size_t n = format_time(line, cap);
+    n += (size_t)snprintf(line + n, cap - n, " [%s] %s: ", level_names[lvl], who);
+    return min(n, cap - 1);
+}
+
+/* A line is one line: flatten newlines (tracebacks, peer input). */
+static void flatten(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '\n' || p[i] == '\r' || p[i] == '\t')
+            p[i] = ' ';
+}
+
+/* flood_report: the summary of a window, written as its own line. */
+static void report_repeats(void *arg, const struct flood_slot *s, double now)
+{
+    (void)arg;
+    char line[LOG_LINE_MAX];
+    size_t n = line_prefix(line, sizeof(line), (enum log_level)s->level, "log");
+    n += flood_summary(s, now, line + n, sizeof(line) - n - 1);
+    flatten(line, n);
+    line[n++] = '\n';
+    append_locked(&error_stream, line, n);
 }
 
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
@@ -161,18 +201,28 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
     if (!log_enabled(lvl))
         return;
     char line[LOG_LINE_MAX];
-    size_t n = format_time(line, sizeof(line));
-    n += (size_t)snprintf(line + n, sizeof(line) - n, " [%s] %s: ", level_names[lvl], thread_name);
-    int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-    if (m < 0)
-        m = 0;
-    n = min(n + (size_t)m, sizeof(line) - 2);
-    /* a message is one line: flatten newlines (tracebacks, peer input) */
-    for (size_t i = 0; i < n; i++)
-        if (line[i] == '\n' || line[i] == '\r' || line[i] == '\t')
-            line[i] = ' ';
+    size_t start = line_prefix(line, sizeof(line), lvl, thread_name);
+    size_t room = sizeof(line) - start - 1; /* one byte for the newline */
+    int m = vsnprintf(line + start, room, fmt, ap);
+    size_t n = start + (m < 0 ? 0 : min((size_t)m, room - 1));
+    if (m > 0 && (size_t)m >= room) {
+        /* too long for one line: say so instead of cutting silently */
+        char mark[48];
+        size_t kept = room - 1 - sizeof(mark);
+        int k = snprintf(mark, sizeof(mark), " ... [%zu more bytes cut]", (size_t)m - kept);
+        n = start + kept;
+        memcpy(line + n, mark, (size_t)k);
+        n += (size_t)k;
+    }
+    flatten(line, n);
     line[n++] = '\n';
-    append(&error_stream, line, n);
+    pthread_mutex_lock(&lock);
+    bool write = lvl == LL_DEBUG || /* debug is asked for on purpose: never limited */
+                 flood_admit(&flood, flood_key(lvl, line + start, n - start), lvl, line + start, n - 1 - start,
+                             luxy_monotonic(), report_repeats, NULL);
+    if (write)
+        append_locked(&error_stream, line, n);
+    pthread_mutex_unlock(&lock);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -197,7 +247,9 @@ void log_access(const char *text, size_t len)
     memcpy(line + n, text, len);
     n += len;
     line[n++] = '\n';
-    append(&access_stream, line, n);
+    pthread_mutex_lock(&lock);
+    append_locked(&access_stream, line, n);
+    pthread_mutex_unlock(&lock);
 }
 
 unsigned long log_dropped(void)
@@ -208,7 +260,42 @@ unsigned long log_dropped(void)
     return d;
 }
 
-/* Takes both pending buffers out under the lock and writes them outside it. */
+void log_reopen(void)
+{
+    pthread_mutex_lock(&lock);
+    reopen_requested = 1;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+}
+
+/* In the writer (lock held): a rotated file is closed and the path opened
+ * again; a failure keeps the old descriptor, so lines still go somewhere. */
+static void reopen_locked(void)
+{
+    struct stream *all[] = { &error_stream, &access_stream };
+    for (size_t i = 0; i < countof(all); i++) {
+        struct stream *s = all[i];
+        if (!s->owned || s->path == NULL)
+            continue;
+        int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        char line[LOG_LINE_MAX];
+        size_t n = line_prefix(line, sizeof(line), fd == -1 ? LL_ERROR : LL_INFO, "log");
+        if (fd == -1) {
+            n += (size_t)snprintf(line + n, sizeof(line) - n - 1, "cannot reopen %s: %s; still writing to the old file",
+                                  s->path, strerror(errno));
+        } else {
+            close(s->fd);
+            s->fd = fd;
+            n += (size_t)snprintf(line + n, sizeof(line) - n - 1, "reopened %s", s->path);
+        }
+        n = min(n, sizeof(line) - 2);
+        line[n++] = '\n';
+        append_locked(&error_stream, line, n);
+    }
+}
+
+/* Takes both pending buffers out under the lock and writes them outside it.
+ * Wakes at least once a second for the flood summaries that are due. */
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -216,8 +303,17 @@ static void *writer_main(void *arg)
     size_t ecap = 0, acap = 0;
     pthread_mutex_lock(&lock);
     for (;;) {
-        while (error_stream.len == 0 && access_stream.len == 0 && !stopping)
-            pthread_cond_wait(&wake, &lock);
+        while (error_stream.len == 0 && access_stream.len == 0 && !stopping && !reopen_requested) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            if (pthread_cond_timedwait(&wake, &lock, &until) == ETIMEDOUT)
+                flood_expire(&flood, luxy_monotonic(), report_repeats, NULL);
+        }
+        if (reopen_requested) {
+            reopen_requested = 0;
+            reopen_locked();
+        }
         if (error_stream.len == 0 && access_stream.len == 0 && stopping)
             break;
         /* swap: the producers get our empty buffers */
@@ -265,6 +361,8 @@ void log_stop(void)
         pthread_mutex_unlock(&lock);
         return;
     }
+    /* what was counted but not yet summarized goes out before the end */
+    flood_flush(&flood, luxy_monotonic(), report_repeats, NULL);
     stopping = 1;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);

@@ -1,7 +1,9 @@
 /* log.h - the error log (levels) and the access log.
  * Callers on a worker loop never block: lines go to an in-memory queue that
  * a writer thread drains; when the queue is full, lines are dropped and
- * counted rather than stalling traffic. */
+ * counted rather than stalling traffic. A line longer than 4 KB is cut
+ * with a mark saying how much; error lines that repeat are rate-limited
+ * (logflood.h); debug lines never are. */
 #ifndef LUXY_LOG_H
 #define LUXY_LOG_H
 
@@ -20,6 +22,9 @@ int log_open(const char *error_dest, const char *access_dest, enum log_level lev
              size_t errlen);
 
 void log_start(void); /* start the writer thread */
+/* Reopen the log files (after logrotate moved them); any thread, returns
+ * at once: the writer reopens between two writes. */
+void log_reopen(void);
 void log_stop(void);  /* flush everything, stop the writer; safe to call twice */
 
 /* Name shown in error lines for this thread, e.g. "worker 2"; copied. */

@@ -28,8 +28,43 @@ static void usage(FILE *out)
             "  -t       check the configuration and exit (0: fine, 1: error)\n"
             "  -v       print the version\n"
             "  -h       this help\n"
-            "Signals: TERM/INT stop gracefully (in-flight requests finish; a second one\n"
-            "stops at once).\n");
+            "Signals: TERM, INT or QUIT stop gracefully (in-flight requests finish; a\n"
+            "second one stops at once); USR1 reopens the log files; HUP and USR2 are\n"
+            "logged and ignored (reload and binary upgrade are not supported yet).\n");
+}
+
+/* Every signal an operator or a tool like logrotate may send: none may
+ * kill luxy with requests in flight. */
+static void operator_signals(sigset_t *set)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH };
+    sigemptyset(set);
+    for (size_t i = 0; i < countof(sigs); i++)
+        sigaddset(set, sigs[i]);
+}
+
+static bool is_stop_signal(int sig)
+{
+    return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+}
+
+static void other_signal(int sig)
+{
+    switch (sig) {
+    case SIGUSR1:
+        log_info("SIGUSR1: reopening the log files");
+        log_reopen();
+        break;
+    case SIGHUP:
+        log_warn("SIGHUP: configuration reload is not supported yet; ignored");
+        break;
+    case SIGUSR2:
+        log_warn("SIGUSR2: binary upgrade is not supported yet; ignored");
+        break;
+    default:
+        log_debug("signal %d (%s) ignored", sig, strsignal(sig));
+        break;
+    }
 }
 
 static int open_listener(const struct listener_config *l, char *err, size_t errlen)
@@ -71,6 +106,12 @@ static int probe_port(const struct listener_config *l, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+static void print_warnings(const struct config *c)
+{
+    for (char *line = c->warnings, *nl; line && (nl = strchr(line, '\n')); line = nl + 1)
+        fprintf(stderr, "luxy: warning: %.*s\n", (int)(nl - line), line);
 }
 
 static void describe(const struct config *c)
@@ -138,7 +179,10 @@ int main(int argc, char **argv)
 
     struct config cfg;
     char err[1024];
-    if (config_load(path, &cfg, err, sizeof(err)) == -1) {
+    int loaded = config_load(path, &cfg, err, sizeof(err));
+    if (cfg.warnings && (test_only || loaded == -1))
+        print_warnings(&cfg);
+    if (loaded == -1) {
         fprintf(stderr, "luxy: configuration error: %s\n", err);
         config_free(&cfg);
         return 1;
@@ -162,12 +206,9 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
     signal(SIGPIPE, SIG_IGN);
-    /* the workers never see TERM/INT/HUP: main waits for them below */
+    /* the workers never see these: main waits for them below */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
+    operator_signals(&sigs);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     int status = 1;
@@ -195,6 +236,8 @@ int main(int argc, char **argv)
     }
     log_start();
     describe(&cfg);
+    for (char *line = cfg.warnings, *nl; line && (nl = strchr(line, '\n')); line = nl + 1)
+        log_warn("%.*s", (int)(nl - line), line);
     for (; started < nw; started++) {
         if (worker_start(&workers[started]) == -1) {
             snprintf(err, sizeof(err), "cannot start worker thread %u", started + 1);
@@ -203,23 +246,27 @@ int main(int argc, char **argv)
     }
     if (started == nw) {
         int sig = 0;
-        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-            log_warn("SIGHUP: configuration reload is not supported yet; ignoring");
-        log_info("signal %d: stopping; requests in flight have %.0fs to finish", sig, cfg.timeouts.grace);
+        while (sigwait(&sigs, &sig) == 0 && !is_stop_signal(sig))
+            other_signal(sig);
+        log_info("signal %d (%s): stopping; requests in flight have %.0fs to finish", sig, strsignal(sig),
+                 cfg.timeouts.grace);
         status = 0;
         err[0] = '\0';
     }
     for (unsigned i = 0; i < started; i++)
         worker_stop(&workers[i]);
-    /* a second signal while waiting: stop at once */
+    /* a second stop signal while waiting: stop at once */
     for (unsigned i = 0; i < started; i++) {
         while (pthread_tryjoin_np(workers[i].thread, NULL) == EBUSY) {
             struct timespec ts = { 0, 100 * 1000 * 1000 };
-            if (sigtimedwait(&sigs, NULL, &ts) > 0) {
-                log_warn("second signal: exiting now");
+            int sig = sigtimedwait(&sigs, NULL, &ts);
+            if (sig > 0 && is_stop_signal(sig)) {
+                log_warn("second stop signal (%s): exiting now", strsignal(sig));
                 log_stop();
                 _exit(1);
             }
+            if (sig > 0)
+                other_signal(sig);
         }
     }
 out:

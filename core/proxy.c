@@ -127,7 +127,12 @@ void proxy_start(struct request *r)
         return;
     }
     if (r->origin_host.ptr == NULL) {
-        request_fail(r, r->conn->lc->mode == MODE_FORWARD ? &err_no_route : &err_no_upstream);
+        const struct listener_config *lc = r->conn->lc;
+        if (lc->mode == MODE_REVERSE)
+            log_warn("listen %s has no upstream of its own and on_request chose none for %s %.*s", lc->spec,
+                     http_method_str(r->head.method), (int)min(r->head.target.len, (size_t)256),
+                     r->head.target.ptr);
+        request_fail(r, lc->mode == MODE_FORWARD ? &err_no_route : &err_no_upstream);
         return;
     }
     const struct resolved *res = NULL;
@@ -149,7 +154,7 @@ void proxy_start(struct request *r)
 /* Picks the next backend (upstream) or address (origin) and connects. */
 static void next_attempt(struct request *r)
 {
-    const struct proxy_error *last = r->error ? r->error : &err_no_backend;
+    const struct proxy_error *last = r->attempt_error ? r->attempt_error : &err_no_backend;
     if (r->up == NULL) {
         if (r->addr_next >= r->addrs.n) {
             request_fail(r, last);
@@ -214,7 +219,7 @@ static void attempt_failed(struct request *r, const struct proxy_error *err)
             r->counted_inflight = false;
         }
     }
-    r->error = err;
+    r->attempt_error = err;
     next_attempt(r);
 }
 
@@ -512,7 +517,7 @@ static bool flush_response(struct request *r)
         backend_timer(r);
         return false;
     default:
-        conn_close(r->conn, "write to client failed");
+        conn_close(r->conn, "writing to the client failed");
         return false;
     }
 }
@@ -548,7 +553,7 @@ static bool forward_interim(struct request *r, struct arena_mark mark, size_t le
         return false;
     }
     if (r->head.minor >= 1) {
-        headers_strip_hop_by_hop(&r->resp.headers, false);
+        headers_strip_hop_by_hop(&r->resp.headers, 0);
         r->framing = FRAME_NONE;
         struct slice head = response_head(r, NULL);
         outq_copy(&r->conn->out, head.ptr, head.len);
@@ -566,7 +571,7 @@ static bool forward_interim(struct request *r, struct arena_mark mark, size_t le
         backend_timer(r);
         return false;
     default:
-        conn_close(r->conn, "write to client failed");
+        conn_close(r->conn, "writing to the client failed");
         return false;
     }
 }
@@ -580,12 +585,15 @@ static bool start_response(struct request *r)
     struct worker *w = r->w;
     const struct listener_config *lc = r->conn->lc;
     struct headers *h = &r->resp.headers;
-    headers_strip_hop_by_hop(h, false);
+    headers_strip_hop_by_hop(h, 0);
     if (lc->via)
         headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
-    if (hooks_defined(w->vm, HOOK_ON_RESPONSE) && hooks_on_response(w->vm, r) != HOOK_OK) {
-        request_fail(r, &err_hook);
-        return false;
+    if (hooks_defined(w->vm, HOOK_ON_RESPONSE)) {
+        r->response_hooked = true;
+        if (hooks_on_response(w->vm, r) != HOOK_OK) {
+            request_fail(r, &err_hook);
+            return false;
+        }
     }
     bool has_body = http_response_has_body(r->head.method, r->resp.status);
     if (!has_body) {
@@ -818,7 +826,7 @@ static void upgrade_to_tunnel(struct request *r)
         request_fail(r, &err_bad_response); /* an unsent 1xx before 101: give up */
         return;
     }
-    headers_strip_hop_by_hop(&r->resp.headers, true);
+    headers_strip_hop_by_hop(&r->resp.headers, HOP_KEEP_UPGRADE);
     r->framing = FRAME_NONE;
     struct slice head = response_head(r, "upgrade");
     size_t extra = buf_len(&uc->in);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../lua/hooks.h"
+#include "../lua/vm.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -69,21 +70,45 @@ struct slice request_client_ip(const struct request *r)
 
 /* ---- the access log ---- */
 
+/* The request line as the log shows it: parsed, or as received when the
+ * head could not be parsed (unprintable bytes and quotes as '?'), or "-". */
+static size_t request_line_text(const struct request *r, char *buf, size_t cap)
+{
+    if (r->head.major)
+        return (size_t)snprintf(buf, cap, "%s %.*s HTTP/%u.%u", http_method_str(r->head.method),
+                                (int)min(r->head.target.len, (size_t)1024), r->head.target.ptr, r->head.major,
+                                r->head.minor);
+    if (r->raw_line.len == 0)
+        return (size_t)snprintf(buf, cap, "-");
+    size_t n = min(r->raw_line.len, cap - 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)r->raw_line.ptr[i];
+        buf[i] = (c < 0x20 || c >= 0x7f || c == '"') ? '?' : (char)c;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* client "request line" status bytes upstream=NAME backend=ADDR 0.003s
+ * [retries=N] [error="what went wrong"]  (docs/config.md, logs) */
 static void access_log(struct request *r)
 {
     if (!log_access_enabled())
         return;
-    char line[2048], peer[ADDR_STRLEN] = "-";
-    const char *method = r->head.major ? http_method_str(r->head.method) : "-";
-    struct slice target = r->head.target.ptr ? r->head.target : SLICE_LIT("-");
+    char line[2048], reqline[1100], peer[ADDR_STRLEN] = "-", extra[400] = "";
+    request_line_text(r, reqline, sizeof(reqline));
     if (r->peer.sa.sa_family)
         addr_format(&r->peer, peer, sizeof(peer), true);
     const char *up = r->up ? r->up->cfg->name : "-";
-    int n = snprintf(line, sizeof(line), "%.*s \"%s %.*s HTTP/%u.%u\" %u %" PRIu64 " upstream=%s backend=%s %.3fs%s%s",
-                     (int)r->conn->peer_ip_len, r->conn->peer_ip, method,
-                     (int)min(target.len, (size_t)1024), target.ptr, r->head.major, r->head.minor,
-                     r->status, r->bytes_out, up, peer, ev_now(r->w->loop) - r->started,
-                     r->error ? " error=" : "", r->error ? r->error->text : "");
+    unsigned retries = (r->attempts > 1 ? r->attempts - 1 : 0) + (r->retried_fresh ? 1 : 0);
+    size_t e = 0;
+    if (retries)
+        e += (size_t)snprintf(extra + e, sizeof(extra) - e, " retries=%u", retries);
+    if (r->error_text)
+        snprintf(extra + e, sizeof(extra) - e, " error=\"%s\"", r->error_text);
+    int n = snprintf(line, sizeof(line), "%.*s \"%s\" %u %" PRIu64 " upstream=%s backend=%s %.3fs%s",
+                     (int)r->conn->peer_ip_len, r->conn->peer_ip, reqline, r->status, r->bytes_out, up, peer,
+                     ev_now(r->w->loop) - r->started, extra);
     if (n > 0)
         log_access(line, min((size_t)n, sizeof(line) - 1));
 }
@@ -103,10 +128,13 @@ static void request_finish(struct request *r)
 
 void request_client_gone(struct request *r, const char *why)
 {
-    if (!r->resp_done && !r->error)
-        r->error = &err_client_gone;
+    if (!r->resp_done && !r->error_text)
+        r->error_text = why;
     if (!r->resp_started)
-        r->status = 499;
+        r->status = 499; /* nothing was sent: nginx's code for a client that left */
+    /* what is still queued never reached the client */
+    size_t pending = r->conn->out.bytes;
+    r->bytes_out = r->bytes_out > pending ? r->bytes_out - pending : 0;
     log_debug("client %s: exchange abandoned: %s", r->conn->peer_ip, why);
     proxy_detach(r);
     access_log(r);
@@ -125,7 +153,7 @@ void request_response_complete(struct request *r)
     case 0:
         break; /* request_client_drained finishes it */
     default:
-        conn_close(c, "write to client failed");
+        conn_close(c, "writing to the client failed");
         break;
     }
 }
@@ -168,11 +196,32 @@ const char *request_connection_header(const struct request *r)
     return r->head.minor == 0 ? "keep-alive" : NULL; /* 1.1 keeps alive by default */
 }
 
+/* on_response on a response luxy made (an error page, req:respond): the
+ * script sees it as res, with res.generated set, and may change its status
+ * and fields. If the hook fails, the response goes out as it was: a failure
+ * here must not turn into another error page and another call. */
+static unsigned hook_generated_response(struct request *r, unsigned status)
+{
+    struct vm *vm = r->w->vm;
+    r->response_hooked = true;
+    memset(&r->resp, 0, sizeof(r->resp));
+    r->resp.status = status;
+    r->resp.major = r->resp.minor = 1;
+    r->resp.headers = headers_copy(&r->local_headers, &r->arena); /* a failed hook leaves the original */
+    r->resp_generated = true;
+    if (hooks_on_response(vm, r) != HOOK_OK) {
+        log_warn("client %s: on_response failed on a %u made by luxy; it was sent unchanged", r->conn->peer_ip,
+                 status);
+        return status;
+    }
+    r->local_headers = r->resp.headers;
+    return r->resp.status;
+}
+
 void request_respond(struct request *r, unsigned status, struct slice body)
 {
     struct conn *c = r->conn;
     r->state = RS_LOCAL;
-    r->status = status;
     r->resp_started = true;
     if (!r->body_done || r->w->stopping)
         r->keep_alive = false; /* unread body bytes would be taken for a request */
@@ -184,6 +233,11 @@ void request_respond(struct request *r, unsigned status, struct slice body)
         headers_add(h, &r->arena, H_DATE, http_date(ev_now(r->w->loop)));
     if (body.len && headers_find(h, H_CONTENT_TYPE, 0) < 0)
         headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
+    /* only for a request that was read: a head that could not be parsed has
+     * nothing a script could look at */
+    if (r->head.major && !r->response_hooked && hooks_defined(r->w->vm, HOOK_ON_RESPONSE))
+        status = hook_generated_response(r, status);
+    r->status = status;
 
     const char *reason = http_reason(status);
     const char *connection = request_connection_header(r);
@@ -231,6 +285,7 @@ static void respond_error(struct request *r, unsigned status, const char *text, 
 void request_fail_detail(struct request *r, const struct proxy_error *err, const char *detail)
 {
     r->error = err;
+    r->error_text = err->text;
     r->error_detail = detail;
     proxy_detach(r);
     if (r->resp_started) {
@@ -257,13 +312,25 @@ void request_fail(struct request *r, const struct proxy_error *err)
 static void reject(struct request *r, unsigned status, const char *why)
 {
     r->keep_alive = false;
+    r->error_text = why;
     log_info("client %s: rejected with %u: %s", r->conn->peer_ip, status, why);
     respond_error(r, status, why, NULL);
+}
+
+/* The first line of p[0..n) (without CRLF), at most 1024 bytes. */
+static struct slice first_line(const char *p, size_t n)
+{
+    const char *cr = memchr(p, '\r', min(n, (size_t)1024));
+    const char *lf = memchr(p, '\n', min(n, (size_t)1024));
+    const char *end = cr && (!lf || cr < lf) ? cr : lf;
+    return slice_make(p, end ? (size_t)(end - p) : min(n, (size_t)1024));
 }
 
 void request_reject(struct conn *c, unsigned status, const char *why)
 {
     struct request *r = request_new(c);
+    struct slice line = first_line(buf_head(&c->in), buf_len(&c->in));
+    r->raw_line = slice_make(arena_strndup(&r->arena, line.ptr, line.len), line.len);
     /* nothing of the head is usable: drop the buffered bytes with it */
     buf_release(&c->in, &c->w->bufs);
     reject(r, status, why);
@@ -341,7 +408,9 @@ static void apply_hygiene(struct request *r)
     const struct listener_config *lc = r->conn->lc;
     struct headers *h = &r->head.headers;
     bool upgrade = r->tunnel && r->head.method != HTTP_CONNECT;
-    headers_strip_hop_by_hop(h, upgrade);
+    /* Proxy-Authorization stays for on_request to check (proxy users);
+     * request_begin removes it before anything is sent */
+    headers_strip_hop_by_hop(h, (upgrade ? HOP_KEEP_UPGRADE : 0) | HOP_KEEP_PROXY_AUTH);
     headers_del(h, H_CONTENT_LENGTH); /* framing is re-declared on the way out */
     if (lc->x_forwarded)
         headers_add_forwarded_for(h, &r->arena, request_client_ip(r), SLICE_LIT("http"));
@@ -360,6 +429,8 @@ void request_begin(struct conn *c, size_t head_len)
     const char *why = NULL;
     int status = http_parse_request(&r->parser, head, head_len, &r->head, &r->arena, &why);
     if (status) {
+        r->raw_line = first_line(head, head_len);
+        r->head.major = 0; /* log what was received, not what was half parsed */
         reject(r, (unsigned)status, why);
         return;
     }
@@ -398,5 +469,6 @@ void request_begin(struct conn *c, size_t head_len)
             return;
         }
     }
+    headers_del(&r->head.headers, H_PROXY_AUTHORIZATION); /* meant for luxy, never forwarded */
     proxy_start(r);
 }

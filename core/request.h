@@ -63,6 +63,7 @@ struct request {
     struct backend *backend;
     struct lb_tried tried;
     unsigned attempts;
+    const struct proxy_error *attempt_error; /* why the last attempt failed */
     struct resolved addrs;      /* forward: the origin's addresses */
     unsigned addr_next;
     union sockaddr_u peer;      /* address of the current attempt */
@@ -79,6 +80,8 @@ struct request {
     struct body_reader resp_body;
     struct http_scan rscan;
     bool resp_head_done;        /* final (non-1xx) head parsed */
+    bool response_hooked;       /* on_response ran (it runs once per request) */
+    bool resp_generated;        /* the response is luxy's own (error page, respond) */
     unsigned interim_count;     /* 1xx heads received so far */
     size_t interim_bytes;       /* and their bytes */
     bool resp_started;          /* head queued to the client */
@@ -100,8 +103,10 @@ struct request {
     /* accounting */
     unsigned status;            /* sent to the client */
     uint64_t bytes_out;         /* response body bytes sent */
-    const struct proxy_error *error;
+    const struct proxy_error *error;       /* the failure that decided the response */
+    const char *error_text;     /* what went wrong, for the log (static), or NULL */
     const char *error_detail;
+    struct slice raw_line;      /* an unparsable head's first line, for the log */
     bool counted_inflight;      /* backend->inflight includes this request */
     bool upload_stopped;        /* the backend answered before taking the whole body */
     bool uc_dirty;              /* the backend connection cannot be reused */

@@ -107,7 +107,8 @@ static void on_grace_over(struct ev_loop *loop, ev_timer *t, int revents)
     struct worker *w = container_of(t, struct worker, grace_timer);
     log_warn("grace period over: closing %u connections and the tunnels", w->nconns);
     while (!list_empty(&w->conns))
-        conn_close(container_of(list_first(&w->conns), struct conn, link), "shutdown");
+        conn_close(container_of(list_first(&w->conns), struct conn, link),
+                   "luxy stopped: the grace period was over");
     tunnel_close_all(w);
     ev_break(w->loop, EVBREAK_ALL);
 }

@@ -90,6 +90,8 @@ static int res_index(lua_State *L)
         lua_pushlstring(L, r->resp.reason.ptr ? r->resp.reason.ptr : "", r->resp.reason.len);
     else if (strcmp(k, "version") == 0)
         lua_pushstring(L, r->resp.minor == 0 ? "1.0" : "1.1");
+    else if (strcmp(k, "generated") == 0)
+        lua_pushboolean(L, r->resp_generated);
     else
         lua_pushnil(L);
     return 1;

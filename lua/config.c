@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +17,6 @@
 #include "../core/lb.h"
 #include "../core/log.h"
 #include "../core/luxy.h"
-#include "embedded.h"
 #include "hooks.h"
 #include "vm.h"
 
@@ -326,6 +324,18 @@ static int dsl_listen(lua_State *L)
     free(mode);
     if (!known_mode)
         return luaL_error(L, "%s: mode must be \"reverse\" or \"forward\"", what);
+    /* options that would be silently meaningless for this mode */
+    static const char *const forward_only[] = { "connect_ports", "keepalive", NULL };
+    static const char *const reverse_only[] = { "upstream", NULL };
+    for (const char *const *k = l->mode == MODE_FORWARD ? reverse_only : forward_only; *k; k++) {
+        lua_getfield(L, 1, *k);
+        bool given = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (given)
+            return luaL_error(L, "%s: '%s' means nothing for a %s listener (it is for %s listeners)", what, *k,
+                              l->mode == MODE_FORWARD ? "forward" : "reverse",
+                              l->mode == MODE_FORWARD ? "reverse" : "forward");
+    }
     parse_allow(L, 1, l, what);
     if (l->nallow == 0 && l->mode == MODE_FORWARD)
         set_default_allow_loopback(l);
@@ -479,7 +489,14 @@ static int dsl_limits(lua_State *L)
     l->head_size = (size_t)opt_size(L, 1, "limits", "head_size", l->head_size, false);
     l->request_line = (size_t)opt_size(L, 1, "limits", "request_line", l->request_line, false);
     l->header_fields = (unsigned)opt_int(L, 1, "limits", "header_fields", l->header_fields, 1, 10000);
+    bool unlimited = false;
+    if (opt_field(L, 1, "body_size")) {
+        unlimited = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     l->body_size = opt_size(L, 1, "limits", "body_size", l->body_size, true);
+    if (l->body_size == 0 && !unlimited) /* 0 is how "no limit" is stored: say it with false */
+        return luaL_error(L, "limits: body_size must be more than 0 (false: no limit)");
     l->response_head_size = (size_t)opt_size(L, 1, "limits", "response_head_size", l->response_head_size, false);
     l->interim_responses = (unsigned)opt_int(L, 1, "limits", "interim_responses", l->interim_responses, 0, 1000);
     l->interim_bytes = (size_t)opt_size(L, 1, "limits", "interim_bytes", l->interim_bytes, false);
@@ -514,6 +531,7 @@ static int dsl_lua(lua_State *L)
 static int dsl_logs(lua_State *L)
 {
     struct config *c = building(L);
+    c->logs_line = caller_line(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "level", "error", "access", NULL };
     check_keys(L, 1, "logs", keys, false);
@@ -640,174 +658,4 @@ void config_open_dsl(lua_State *L)
             lua_pushcclosure(L, directive, 1);
         lua_setglobal(L, dsl[i].name);
     }
-}
-
-/* ---- loading ---- */
-
-static char *read_config_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 8192, n = 0, got;
-    char *data = xmalloc(cap + 1);
-    while ((got = fread(data + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            data = xrealloc(data, (cap *= 2) + 1);
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        snprintf(err, errlen, "cannot read %s", path);
-        free(data);
-        return NULL;
-    }
-    data[n] = '\0';
-    if (strlen(data) != n) {
-        snprintf(err, errlen, "%s: contains a NUL byte (not a Lua text file)", path);
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
-/* Blocking resolution: only at load, in the main thread, before any
- * worker loop runs. */
-static int resolve_server(struct server_config *s, char *err, size_t errlen)
-{
-    union sockaddr_u a;
-    if (addr_from_ip(s->host, s->port, &a) == 0) {
-        s->addrs.n = 1;
-        s->addrs.addr[0] = a;
-        return 0;
-    }
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res;
-    int rc = getaddrinfo(s->host, NULL, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve '%s': %s", s->host, gai_strerror(rc));
-        return -1;
-    }
-    for (int family = 0; family < 2; family++) { /* IPv4 first, as the resolver does */
-        for (struct addrinfo *i = res; i && s->addrs.n < RESOLVE_MAX_ADDRS; i = i->ai_next) {
-            if (i->ai_family != (family ? AF_INET6 : AF_INET))
-                continue;
-            union sockaddr_u *d = &s->addrs.addr[s->addrs.n++];
-            memset(d, 0, sizeof(*d));
-            memcpy(d, i->ai_addr, i->ai_addrlen);
-            addr_set_port(d, s->port);
-        }
-    }
-    freeaddrinfo(res);
-    if (s->addrs.n == 0) {
-        snprintf(err, errlen, "'%s' has no IPv4 or IPv6 address", s->host);
-        return -1;
-    }
-    return 0;
-}
-
-static int check_config(struct config *c, bool has_router, char *err, size_t errlen)
-{
-    if (c->nlisteners == 0) {
-        snprintf(err, errlen, "%s: no listen { ... } directive", c->path);
-        return -1;
-    }
-    for (unsigned i = 0; i < c->nlisteners; i++) {
-        struct listener_config *l = &c->listeners[i];
-        for (unsigned k = 0; k < i; k++) {
-            if (addr_equal(&c->listeners[k].addr, &l->addr)) {
-                snprintf(err, errlen, "%s:%d: %s is listened on twice", c->path, l->line, l->spec);
-                return -1;
-            }
-        }
-        if (l->upstream && config_upstream(c, l->upstream) == NULL) {
-            snprintf(err, errlen, "%s:%d: listen %s: upstream '%s' is not defined", c->path, l->line,
-                     l->spec, l->upstream);
-            return -1;
-        }
-        if (l->mode == MODE_REVERSE && l->upstream == NULL) {
-            if (c->nupstreams == 1) {
-                l->upstream = xstrdup(c->upstreams[0].name);
-            } else if (!has_router) {
-                snprintf(err, errlen, "%s:%d: listen %s: say which upstream it serves (upstream = \"name\") or route in on_request",
-                         c->path, l->line, l->spec);
-                return -1;
-            }
-        }
-    }
-    for (unsigned u = 0; u < c->nupstreams; u++) {
-        struct upstream_config *up = &c->upstreams[u];
-        for (unsigned s = 0; s < up->nservers; s++) {
-            char why[256];
-            if (resolve_server(&up->servers[s], why, sizeof(why)) == -1) {
-                snprintf(err, errlen, "%s:%d: upstream %s: %s", c->path, up->line, up->name, why);
-                return -1;
-            }
-        }
-    }
-    if (c->workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        c->workers = n > 0 ? (unsigned)min(n, 256L) : 1;
-    }
-    return 0;
-}
-
-static int load_into(struct config *cfg, const char *name, char *err, size_t errlen)
-{
-    size_t n = strlen(name) + 2;
-    cfg->chunkname = xmalloc(n);
-    snprintf(cfg->chunkname, n, "@%s", name);
-    struct vm *vm = vm_new_loader(cfg, 256u << 20, cfg->lua.instructions, cfg->lua.seconds, err, errlen);
-    if (vm == NULL)
-        return -1;
-    int rc = vm_run_file(vm, cfg->source, strlen(cfg->source), cfg->chunkname, err, errlen);
-    if (rc == 0 && vm->directive_running) {
-        snprintf(err, errlen, "%s: a configuration directive failed (configuration errors cannot be caught with pcall)",
-                 cfg->path);
-        rc = -1;
-    }
-    if (rc == 0) {
-        char why[256];
-        rc = hooks_find(vm, why, sizeof(why));
-        if (rc)
-            snprintf(err, errlen, "%s: %s", cfg->path, why);
-    }
-    bool has_router = vm->hook_refs[HOOK_ON_REQUEST] != LUA_NOREF;
-    vm_free(vm);
-    if (rc == 0)
-        rc = check_config(cfg, has_router, err, errlen);
-    return rc;
-}
-
-int config_load_source(const char *name, const char *source, size_t len, struct config *cfg,
-                       char *err, size_t errlen)
-{
-    config_defaults(cfg);
-    cfg->path = xstrdup(name);
-    cfg->source = xstrndup(source, len);
-    if (strlen(cfg->source) != len) {
-        snprintf(err, errlen, "%s: contains a NUL byte (not a Lua text file)", name);
-        return -1;
-    }
-    return load_into(cfg, name, err, errlen);
-}
-
-int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
-{
-    if (path == NULL) {
-        const struct embedded_file *f = embedded_find(CONFIG_EMBEDDED_DEFAULT);
-        int rc = config_load_source(CONFIG_EMBEDDED_DEFAULT, f->data, f->len, cfg, err, errlen);
-        free(cfg->path);
-        cfg->path = xstrdup("(embedded) " CONFIG_EMBEDDED_DEFAULT);
-        return rc;
-    }
-    config_defaults(cfg);
-    cfg->source = read_config_file(path, err, errlen);
-    if (cfg->source == NULL)
-        return -1;
-    cfg->path = xstrdup(path);
-    return load_into(cfg, path, err, errlen);
 }

@@ -31,6 +31,11 @@ int hooks_find(struct vm *vm, char *err, size_t errlen)
     for (int i = 0; i < HOOK_COUNT; i++) {
         int t = lua_getglobal(L, hook_names[i]);
         if (t == LUA_TFUNCTION) {
+            lua_Debug ar;
+            lua_pushvalue(L, -1);
+            lua_getinfo(L, ">S", &ar);
+            snprintf(vm->hook_where[i], sizeof(vm->hook_where[i]), "%s (%s:%d)", hook_names[i], ar.short_src,
+                     ar.linedefined);
             vm->hook_refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
         } else {
             lua_pop(L, 1);
@@ -72,14 +77,6 @@ struct snapshot {
     unsigned status;
 };
 
-static struct headers copy_headers(const struct headers *h, struct arena *a)
-{
-    struct headers c = *h;
-    c.v = arena_alloc(a, (h->cap ? h->cap : 1) * sizeof(*c.v));
-    if (h->n)
-        memcpy(c.v, h->v, h->n * sizeof(*c.v));
-    return c;
-}
 
 /* ---- on_request ---- */
 
@@ -100,7 +97,7 @@ static int run(struct vm *vm, enum hook h, lua_CFunction f, void *a, void *b, vo
     lua_pushlightuserdata(L, a);
     lua_pushlightuserdata(L, b);
     lua_pushlightuserdata(L, c);
-    int rc = vm_call(vm, hook_names[h], 3, 0);
+    int rc = vm_call(vm, vm->hook_where[h], 3, 0);
     vm->current_hook = HOOK_NONE;
     return rc;
 }
@@ -110,7 +107,7 @@ int hooks_on_request(struct vm *vm, struct request *r)
     struct snapshot s = { 0 };
     bool open = fails_open(vm, HOOK_ON_REQUEST);
     if (open) {
-        s.headers = copy_headers(&r->head.headers, &r->arena);
+        s.headers = headers_copy(&r->head.headers, &r->arena);
         s.path = r->path, s.query = r->query, s.upstream = r->upstream_name;
     }
     if (run(vm, HOOK_ON_REQUEST, call_on_request, r, NULL, NULL) == 0)
@@ -186,7 +183,7 @@ int hooks_on_response(struct vm *vm, struct request *r)
     struct snapshot s = { 0 };
     bool open = fails_open(vm, HOOK_ON_RESPONSE);
     if (open) {
-        s.headers = copy_headers(&r->resp.headers, &r->arena);
+        s.headers = headers_copy(&r->resp.headers, &r->arena);
         s.status = r->resp.status;
     }
     if (run(vm, HOOK_ON_RESPONSE, call_on_response, r, NULL, NULL) == 0)

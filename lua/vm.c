@@ -58,6 +58,16 @@ static int msghandler(lua_State *L)
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1);
+    /* the bottom frame is luxy's own C entry ("[C]: in ?"): noise; and a
+     * traceback with no Lua frame left says nothing */
+    size_t len;
+    const char *tb = lua_tolstring(L, -1, &len);
+    static const char tail[] = "\n\t[C]: in ?", head[] = "\nstack traceback:";
+    if (len >= sizeof(tail) - 1 && memcmp(tb + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0)
+        len -= sizeof(tail) - 1;
+    if (len >= sizeof(head) - 1 && memcmp(tb + len - (sizeof(head) - 1), head, sizeof(head) - 1) == 0)
+        len -= sizeof(head) - 1;
+    lua_pushlstring(L, tb, len);
     return 1;
 }
 
@@ -107,8 +117,12 @@ int vm_call(struct vm *vm, const char *what, int nargs, int nresults)
     vm->errors++;
     if (vm->w)
         vm->w->stats.hook_errors++;
-    log_error("%s failed (script error %lu in this worker): %s", what, vm->errors,
-              lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+    const char *msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)";
+    if (rc == LUA_ERRMEM)
+        log_error("%s failed: not enough memory (lua.memory %zu bytes, with what scripts hold for requests)",
+                  what, vm->mem_limit);
+    else
+        log_error("%s failed: %s", what, msg);
     lua_pop(L, 1);
     if (rc == LUA_ERRMEM)
         collect_after_memory_error(vm);
@@ -167,6 +181,25 @@ static int open_all(lua_State *L)
  * traceback, noise for a configuration mistake, is dropped. */
 static void load_error(const char *msg, const char *chunkname, char *err, size_t errlen)
 {
+    /* a misspelled directive reads as a call of an undefined global */
+    static const char call_nil[] = "attempt to call a nil value (global '";
+    const char *c = strstr(msg, call_nil);
+    if (c) {
+        char name[64];
+        const char *start = c + sizeof(call_nil) - 1, *end = strchr(start, '\'');
+        const char *near = NULL;
+        if (end && (size_t)(end - start) < sizeof(name)) {
+            snprintf(name, sizeof(name), "%.*s", (int)(end - start), start);
+            near = config_nearest_directive(name);
+        }
+        if (near) {
+            char fixed[512];
+            snprintf(fixed, sizeof(fixed), "%.*sunknown directive '%s' (did you mean '%s'?)", (int)(c - msg), msg,
+                     name, near);
+            load_error(fixed, chunkname, err, errlen);
+            return;
+        }
+    }
     const char *path = chunkname[0] == '@' ? chunkname + 1 : chunkname;
     size_t plen = strlen(path);
     const char *end = strstr(msg, "\nstack traceback:");
@@ -188,20 +221,27 @@ int vm_run_file(struct vm *vm, const char *source, size_t len, const char *chunk
     lua_State *L = vm->L;
     set_script_dir(vm, chunkname);
     lua_pushcfunction(L, open_all);
-    if (call_with_budget(vm, 0, 0, vm->instructions, 0) != LUA_OK)
+    int rc = call_with_budget(vm, 0, 0, vm->instructions, 0);
+    if (rc != LUA_OK)
         goto fail;
-    if (luaL_loadbufferx(L, source, len, chunkname, "t") != LUA_OK)
+    if ((rc = luaL_loadbufferx(L, source, len, chunkname, "t")) != LUA_OK)
         goto fail;
     vm->loading = true;
     /* the top level may build tables and load modules: a larger budget */
-    int rc = call_with_budget(vm, 0, 0, vm_load_instructions(vm->instructions),
-                              vm_load_seconds(vm->seconds));
+    rc = call_with_budget(vm, 0, 0, vm_load_instructions(vm->instructions), vm_load_seconds(vm->seconds));
     vm->loading = false;
     if (rc != LUA_OK)
         goto fail;
     return 0;
 fail:
-    load_error(lua_tostring(L, -1) ? lua_tostring(L, -1) : "unknown Lua error", chunkname, err, errlen);
+    if (rc == LUA_ERRMEM) {
+        /* Lua's memory error carries no position */
+        const char *path = chunkname[0] == '@' ? chunkname + 1 : chunkname;
+        snprintf(err, errlen, "%s: not enough memory: the file's top level needs more than lua.memory (%zu bytes)",
+                 path, vm->mem_limit);
+    } else {
+        load_error(lua_tostring(L, -1) ? lua_tostring(L, -1) : "unknown Lua error", chunkname, err, errlen);
+    }
     lua_pop(L, 1);
     return -1;
 }

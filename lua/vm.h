@@ -27,6 +27,7 @@ struct vm {
     bool loading;                 /* running the file's top level */
     bool directive_running;       /* a config directive started and has not returned */
     int hook_refs[8];             /* indexed by enum hook (hooks.h) */
+    char hook_where[8][96];       /* "on_request (conf.lua:12)", for messages */
     unsigned current_hook;        /* HOOK_NONE or the hook running now */
     unsigned long errors;
     char script_dir[512];         /* for require */

@@ -5,7 +5,9 @@
  * IP literals only, so no DNS is ever asked. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../core/config.h"
 #include "../../lua/config.h"
@@ -37,6 +39,15 @@ static const char *const values[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int in_tmp;
+    if (!in_tmp) {
+        /* the loader opens log files as the start would: keep them out of
+         * the source tree */
+        char dir[] = "/tmp/luxy-fuzz-config-XXXXXX";
+        if (mkdtemp(dir) == NULL || chdir(dir) != 0)
+            abort();
+        in_tmp = 1;
+    }
     char text[8192];
     size_t n = 0;
     size_t i = 0;

@@ -26,7 +26,7 @@ static void check_head(const char *p, size_t len)
                 !(t.path.len == 1 && t.path.ptr[0] == '/'))
                 __builtin_trap();
         }
-        headers_strip_hop_by_hop(&head.headers, false);
+        headers_strip_hop_by_hop(&head.headers, 0);
         headers_add_forwarded_for(&head.headers, &a, SLICE_LIT("127.0.0.1"), SLICE_LIT("http"));
         char *out = arena_alloc(&a, headers_size(&head.headers) + 1);
         struct wbuf w = wbuf_make(out, headers_size(&head.headers));

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap(); /* a response to HEAD never has a body */
             if ((h.status == 204 || h.status == 304 || h.status / 100 == 1) && !h.complete)
                 __builtin_trap();
-            headers_strip_hop_by_hop(&h.headers, false);
+            headers_strip_hop_by_hop(&h.headers, 0);
         }
         arena_reset(&a);
     }

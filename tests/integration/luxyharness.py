@@ -1115,8 +1115,9 @@ class FakeDNS:
     names; a name mapped to None is never answered (a timeout).
     Counts queries per (name, type)."""
 
-    def __init__(self, records=None, ttl=60):
+    def __init__(self, records=None, ttl=60, default=None):
         self.records = {k.lower().rstrip("."): v for k, v in (records or {}).items()}
+        self.default = default       # an IPv4 for every unknown name (None: NXDOMAIN)
         self.ttl = ttl
         self.queries = []            # (name, qtype)
         self.lock = threading.Lock()
@@ -1176,6 +1177,8 @@ class FakeDNS:
         nans = 0
         if name in self.records and self.records[name] is None:
             return None
+        if name not in self.records and self.default:
+            self.records[name] = self.default
         if name in self.records:
             rcode = 0
             if qtype == 1:
@@ -1235,8 +1238,8 @@ class Env:
         self.clients.append(c)
         return c
 
-    def dns(self, records=None, ttl=60):
-        d = FakeDNS(records, ttl)
+    def dns(self, records=None, ttl=60, default=None):
+        d = FakeDNS(records, ttl, default)
         self.others.append(d)
         return d
 

@@ -102,6 +102,31 @@ static void test_default(void)
     config_free(&c);
 }
 
+static void test_warnings(void)
+{
+    struct config c;
+    char err[512] = "";
+    int rc = load("listen { '127.0.0.1:8080', mode = 'forward' }\n"
+                  "function on_reqeust(req) end\n"
+                  "\nfunction on_connect(req) end\n"
+                  "function helper() end\n",
+                  &c, err, sizeof(err));
+    is_int(rc, 0, "a misspelled hook is not an error");
+    ok(c.warnings && strstr(c.warnings, ":2: function 'on_reqeust' is not a hook and will never be called (did you mean 'on_request'?)"),
+       "but a warning with the line and the hook meant: %s", c.warnings ? c.warnings : "(none)");
+    ok(c.warnings && strstr(c.warnings, ":4: function 'on_connect' is not a hook"), "any on_* that is not a hook");
+    ok(c.warnings && !strstr(c.warnings, "helper"), "other functions are fine");
+    config_free(&c);
+    rc = load("listen { '127.0.0.1:8080', mode = 'forward' }\nfunction on_request(req) end\n", &c, err, sizeof(err));
+    ok(rc == 0 && c.warnings == NULL, "no warning for real hooks");
+    config_free(&c);
+    rc = load("upstream 'a' { '127.0.0.1:1' }\nupstream 'b' { '127.0.0.1:2' }\nlisten { '127.0.0.1:8080' }\n"
+              "function on_request(req) req.upstream = req.path == '/b' and 'b' or 'a' end\n",
+              &c, err, sizeof(err));
+    is_int(rc, 0, "a listener without upstream is fine when on_request sets req.upstream");
+    config_free(&c);
+}
+
 static void test_errors(void)
 {
     struct {
@@ -117,7 +142,24 @@ static void test_errors(void)
         { "upstream 'a' { '127.0.0.1:1', balance = 'magic' }\n", "unknown balance 'magic'" },
         { "upstream 'a' { { '127.0.0.1:1', weight = 0 } }\n", "weight must be between" },
         { "listen { '127.0.0.1:8080', upstream = 'nope' }\n", "upstream 'nope' is not defined" },
-        { "upstream 'a' { '127.0.0.1:1' }\nupstream 'b' { '127.0.0.1:2' }\nlisten { '127.0.0.1:8080' }\n", "say which upstream" },
+        { "upstream 'a' { '127.0.0.1:1' }\nupstream 'b' { '127.0.0.1:2' }\nlisten { '127.0.0.1:8080' }\n", "a reverse listener needs an upstream" },
+        { "upstream 'a' { '127.0.0.1:1' }\nupstream 'b' { '127.0.0.1:2' }\nlisten { '127.0.0.1:8080' }\n"
+          "function on_request(req) req:set_header('X', '1') end\n", "never assigns req.upstream" },
+        { "limits { body_size = 0 }\nlisten { '127.0.0.1:8080', mode = 'forward' }\n", "body_size must be more than 0" },
+        { "listen { '127.0.0.1:8080', mode = 'forward', upstream = 'a' }\n", "'upstream' means nothing for a forward listener" },
+        { "upstream 'a' { '127.0.0.1:1' }\nlisten { '127.0.0.1:8080', connect_ports = { 443 } }\n",
+          "'connect_ports' means nothing for a reverse listener" },
+        { "upstream 'a' { '127.0.0.1:1' }\nlisten { '127.0.0.1:8080', keepalive = 8 }\n",
+          "'keepalive' means nothing for a reverse listener" },
+        { "lua { memory = '2MB' }\nbig = string.rep('x', 4 * 1024 * 1024)\nlisten { '127.0.0.1:8080', mode = 'forward' }\n",
+          "in a worker's Lua state" },
+        { "\nlogs { error = '/nonexistent-dir/luxy/error.log' }\nlisten { '127.0.0.1:8080', mode = 'forward' }\n",
+          ":2: logs: cannot open the error log /nonexistent-dir/luxy/error.log" },
+        { "logs { access = '/nonexistent-dir/a.log' }\nlisten { '127.0.0.1:8080', mode = 'forward' }\n",
+          "cannot open the access log" },
+        { "\ntimeout { grace = 1 }\nlisten { '127.0.0.1:8080', mode = 'forward' }\n",
+          ":2: unknown directive 'timeout' (did you mean 'timeouts'?)" },
+        { "lsiten { '127.0.0.1:8080' }\n", "unknown directive 'lsiten' (did you mean 'listen'?)" },
         { "timeouts { client_header = 'soon' }\n", "must be a duration" },
         { "timeouts { client_header = 0/0 }\n", "must be a duration" },
         { "resolver { max_ttl = math.huge }\n", "must be a duration" },
@@ -131,7 +173,7 @@ static void test_errors(void)
         { "upstream 'a' { '127.0.0.1:1' }\n", "no listen" },
         { "upstream 'a' { 'no-such-host.invalid:80' }\nlisten { '127.0.0.1:8080' }\n", "cannot resolve 'no-such-host.invalid'" },
         { "listen { '127.0.0.1:8080', mode = 'forward' }\nlisten { '127.0.0.1:8080', mode = 'forward' }\n", "listened on twice" },
-        { "while true do end\n", "instruction budget exceeded" },
+        { "while true do end\n", "instruction budget exceeded (100000000 instructions" },
         { "pcall(listen, { '127.0.0.1:8080', bogus = 1 })\nlisten { '127.0.0.1:8081' }\n", "cannot be caught with pcall" },
         { "listen { '127.0.0.1:8081' }\npcall(limits, { body_size = 'x' })\n", "cannot be caught with pcall" },
     };
@@ -199,5 +241,6 @@ int main(void)
     test_full();
     test_default();
     test_errors();
+    test_warnings();
     return tap_done("config");
 }

@@ -50,7 +50,7 @@ static void test_hop_by_hop(void)
                               "Proxy-Connection", "keep-alive", "Proxy-Authorization", "Basic x",
                               "X-Keep", "k", "Content-Length", "3", NULL };
     struct headers h = make(&a, p);
-    headers_strip_hop_by_hop(&h, false);
+    headers_strip_hop_by_hop(&h, 0);
     ok(has(&h, "Host"), "Host survives even when Connection names it");
     ok(has(&h, "X-Keep") && has(&h, "Content-Length"), "end-to-end fields stay");
     const char *gone[] = { "Connection", "X-Secret", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding",
@@ -60,7 +60,7 @@ static void test_hop_by_hop(void)
 
     const char *const q[] = { "Connection", "Upgrade", "Upgrade", "websocket", NULL };
     struct headers u = make(&a, q);
-    headers_strip_hop_by_hop(&u, true);
+    headers_strip_hop_by_hop(&u, HOP_KEEP_UPGRADE);
     ok(has(&u, "Upgrade") && !has(&u, "Connection"), "Upgrade kept for a tunnel");
     arena_free(&a);
 }
