@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 
 #define SCRATCH_BLOCK 4096
 #define FLUSH_IOV_MAX 256
@@ -185,17 +184,11 @@ void outq_copy(struct outq *q, const void *p, size_t n)
     v->iov_len = n;
 }
 
-int outq_flush(struct outq *q, int fd, bool more)
+int outq_flush(struct outq *q, struct transport *t, bool more)
 {
-    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
     while (q->bytes > 0) {
-        struct msghdr m = { 0 };
-        m.msg_iov = &q->iov[q->head];
-        m.msg_iovlen = min(q->n - q->head, (unsigned)FLUSH_IOV_MAX);
-        ssize_t w = sendmsg(fd, &m, flags);
+        ssize_t w = transport_writev(t, &q->iov[q->head], (int)min(q->n - q->head, (unsigned)FLUSH_IOV_MAX), more);
         if (w == -1) {
-            if (errno == EINTR)
-                continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
             return -1;

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "transport.h"
+
 #define BUF_SIZE 16384
 
 struct bufpool {
@@ -73,7 +75,7 @@ void outq_copy(struct outq *q, const void *p, size_t n);
  * the kernel may hold a partial segment back (MSG_MORE) and send fuller
  * packets. Returns 1 when drained, 0 when the socket would block with bytes
  * left, -1 on error (errno set). */
-int outq_flush(struct outq *q, int fd, bool more);
+int outq_flush(struct outq *q, struct transport *t, bool more);
 /* Forgets everything pending. */
 void outq_reset(struct outq *q);
 

@@ -35,7 +35,7 @@ void conn_accept(struct worker *w, const struct listener_config *lc, int fd,
     struct conn *c = xcalloc(1, sizeof(*c));
     c->w = w;
     c->lc = lc;
-    c->fd = fd;
+    transport_tcp(&c->tr, fd);
     c->peer = *peer;
     c->peer_ip_len = addr_format(peer, c->peer_ip, sizeof(c->peer_ip), false);
     c->denied = !client_allowed(lc, peer);
@@ -84,22 +84,18 @@ void conn_close(struct conn *c, const char *why)
     ev_io_stop(loop, &c->rio);
     ev_io_stop(loop, &c->wio);
     ev_timer_stop(loop, &c->timer);
-    if (c->fd != -1)
-        close(c->fd);
-    c->fd = -1;
+    transport_close(&c->tr);
     list_remove(&c->link);
     c->w->nconns--;
     if (c->refs == 0)
         conn_free(c);
 }
 
-int conn_detach_fd(struct conn *c)
+struct transport conn_detach(struct conn *c)
 {
-    int fd = c->fd;
     ev_io_stop(c->w->loop, &c->rio);
     ev_io_stop(c->w->loop, &c->wio);
-    c->fd = -1;
-    return fd;
+    return transport_take(&c->tr);
 }
 
 void conn_timer(struct conn *c, enum conn_timer kind)
@@ -136,7 +132,7 @@ int conn_flush(struct conn *c, bool more)
 {
     if (c->closing)
         return -1;
-    int rc = outq_flush(&c->out, c->fd, more);
+    int rc = outq_flush(&c->out, &c->tr, more);
     c->corked = more && rc == 1;
     if (rc == 1) {
         ev_io_stop(c->w->loop, &c->wio);
@@ -155,11 +151,9 @@ int conn_flush(struct conn *c, bool more)
 
 void conn_uncork(struct conn *c)
 {
-    if (!c->corked || c->fd == -1)
+    if (!c->corked || c->tr.fd == -1)
         return;
-    /* setting TCP_NODELAY (already on) pushes pending frames out */
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    transport_push(&c->tr);
     c->corked = false;
 }
 
@@ -266,7 +260,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
         conn_read_pause(c); /* resumed when the current exchange ends */
         return;
     }
-    ssize_t n = recv(c->fd, c->in.data + c->in.end, room, 0);
+    ssize_t n = transport_read(&c->tr, c->in.data + c->in.end, room);
     conn_hold(c);
     if (n > 0) {
         c->in.end += (size_t)n;

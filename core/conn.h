@@ -22,7 +22,7 @@ enum conn_timer { CT_NONE, CT_IDLE, CT_HEADER, CT_BODY, CT_SEND };
 struct conn {
     struct worker *w;
     const struct listener_config *lc;
-    int fd;
+    struct transport tr;        /* the client socket */
     ev_io rio, wio;
     ev_timer timer;
     enum conn_timer timer_kind;
@@ -73,9 +73,9 @@ void conn_timer(struct conn *c, enum conn_timer kind);
  * request on c (pipelined bytes may already wait); else close. */
 void conn_exchange_done(struct conn *c, bool keep_alive);
 
-/* Hands the socket over (CONNECT, Upgrade): returns the fd and closes c
- * without closing it. c->in keeps its bytes until c is freed. */
-int conn_detach_fd(struct conn *c);
+/* Hands the socket over (CONNECT, Upgrade): returns its transport, which
+ * c no longer closes. c->in keeps its bytes until c is freed. */
+struct transport conn_detach(struct conn *c);
 
 /* Parses whatever the buffer holds: a new head, or body bytes for the
  * current request. */

@@ -396,7 +396,7 @@ static void flush_to_backend(struct request *r)
 {
     struct upconn *uc = r->uc;
     struct conn *c = r->conn;
-    int rc = outq_flush(&uc->out, uc->fd, false);
+    int rc = outq_flush(&uc->out, &uc->tr, false);
     if (rc == -1) {
         if (r->resp_head_done) {
             upload_stop(r);
@@ -760,7 +760,7 @@ static void read_from_backend(struct request *r)
             return;
         }
         size_t room = buf_prepare(&uc->in, &r->w->bufs);
-        ssize_t n = recv(uc->fd, uc->in.data + uc->in.end, room, 0);
+        ssize_t n = transport_read(&uc->tr, uc->in.data + uc->in.end, room);
         if (n > 0) {
             uc->in.end += (size_t)n;
             r->resp_bytes_seen = true;
@@ -801,10 +801,10 @@ static void hand_over(struct request *r, const char *to_client, size_t to_client
     struct conn *c = r->conn;
     struct worker *w = r->w;
     char *line = tunnel_log_line(r, r->status);
-    int bfd = upconn_detach_fd(r->uc);
+    struct transport backend = upconn_detach(r->uc);
     r->uc = NULL;
-    int cfd = conn_detach_fd(c);
-    tunnel_start(w, cfd, bfd, buf_head(&c->in), buf_len(&c->in), to_client, to_client_len, line,
+    struct transport client = conn_detach(c);
+    tunnel_start(w, client, backend, buf_head(&c->in), buf_len(&c->in), to_client, to_client_len, line,
                  r->started);
     proxy_detach(r);
     c->req = NULL;

@@ -30,7 +30,7 @@ struct flow {
 };
 
 struct side {
-    int fd;
+    struct transport tr;
     ev_io rio, wio;
 };
 
@@ -62,7 +62,7 @@ static void tunnel_close(struct tunnel *t, const char *why)
     for (int i = 0; i < 2; i++) {
         ev_io_stop(w->loop, &t->side[i].rio);
         ev_io_stop(w->loop, &t->side[i].wio);
-        close(t->side[i].fd);
+        transport_close(&t->side[i].tr);
         buf_release(&t->flow[i].buf, &w->bufs);
     }
     ev_timer_stop(w->loop, &t->idle);
@@ -112,9 +112,10 @@ static bool pump_out(struct tunnel *t, int i)
     struct flow *f = &t->flow[i];
     struct side *to = &t->side[!i];
     while (buf_len(&f->buf) > 0) {
-        ssize_t n = send(to->fd, buf_head(&f->buf), buf_len(&f->buf), MSG_NOSIGNAL);
+        struct iovec v = { buf_head(&f->buf), buf_len(&f->buf) };
+        ssize_t n = transport_writev(&to->tr, &v, 1, false);
         if (n == -1) {
-            if (errno == EAGAIN || errno == EINTR)
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return true;
             tunnel_close(t, i == CLIENT ? "backend write error" : "client write error");
             return false;
@@ -123,7 +124,7 @@ static bool pump_out(struct tunnel *t, int i)
         buf_consume(&f->buf, &t->w->bufs, (size_t)n);
     }
     if (f->eof && !f->shut) {
-        shutdown(to->fd, SHUT_WR);
+        transport_shutdown_write(&to->tr);
         f->shut = true;
         if (t->flow[!i].shut) {
             tunnel_close(t, "closed");
@@ -138,7 +139,7 @@ static bool pump_in(struct tunnel *t, int i)
 {
     struct flow *f = &t->flow[i];
     size_t room = buf_prepare(&f->buf, &t->w->bufs);
-    ssize_t n = recv(t->side[i].fd, f->buf.data + f->buf.end, room, 0);
+    ssize_t n = transport_read(&t->side[i].tr, f->buf.data + f->buf.end, room);
     if (n > 0) {
         f->buf.end += (size_t)n;
         return pump_out(t, i);
@@ -148,7 +149,7 @@ static bool pump_in(struct tunnel *t, int i)
         buf_release(&f->buf, &t->w->bufs);
         return pump_out(t, i);
     }
-    if (errno == EAGAIN || errno == EINTR) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
         if (buf_len(&f->buf) == 0)
             buf_release(&f->buf, &t->w->bufs);
         return true;
@@ -176,19 +177,19 @@ static void on_idle(struct ev_loop *loop, ev_timer *timer, int revents)
     tunnel_close(container_of(timer, struct tunnel, idle), "idle timeout");
 }
 
-void tunnel_start(struct worker *w, int client_fd, int backend_fd, const char *to_backend,
-                  size_t to_backend_len, const char *to_client, size_t to_client_len,
-                  const char *log_line, ev_tstamp started)
+void tunnel_start(struct worker *w, struct transport client, struct transport backend,
+                  const char *to_backend, size_t to_backend_len, const char *to_client,
+                  size_t to_client_len, const char *log_line, ev_tstamp started)
 {
     struct tunnel *t = xcalloc(1, sizeof(*t));
     t->w = w;
     t->log_line = xstrdup(log_line);
     t->started = started;
-    t->side[CLIENT].fd = client_fd;
-    t->side[BACKEND].fd = backend_fd;
+    t->side[CLIENT].tr = client;
+    t->side[BACKEND].tr = backend;
     for (int i = 0; i < 2; i++) {
-        ev_io_init(&t->side[i].rio, on_io, t->side[i].fd, EV_READ);
-        ev_io_init(&t->side[i].wio, on_io, t->side[i].fd, EV_WRITE);
+        ev_io_init(&t->side[i].rio, on_io, t->side[i].tr.fd, EV_READ);
+        ev_io_init(&t->side[i].wio, on_io, t->side[i].tr.fd, EV_WRITE);
         t->side[i].rio.data = t->side[i].wio.data = t;
     }
     seed(t, CLIENT, to_backend, to_backend_len);

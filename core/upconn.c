@@ -83,7 +83,7 @@ static void setup(struct upconn *uc, struct worker *w, int fd, const union socka
 {
     memset(uc, 0, sizeof(*uc));
     uc->w = w;
-    uc->fd = fd;
+    transport_tcp(&uc->tr, fd);
     uc->addr = *addr;
     ev_io_init(&uc->rio, on_io, fd, EV_READ);
     ev_io_init(&uc->wio, on_io, fd, EV_WRITE);
@@ -117,7 +117,7 @@ int upconn_socket_error(struct upconn *uc)
 {
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(uc->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+    if (getsockopt(uc->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
         return errno;
     return err;
 }
@@ -206,19 +206,17 @@ void upconn_close(struct upconn *uc)
     ev_io_stop(w->loop, &uc->rio);
     ev_io_stop(w->loop, &uc->wio);
     ev_timer_stop(w->loop, &uc->timer);
-    if (uc->fd != -1)
-        close(uc->fd);
+    transport_close(&uc->tr);
     buf_release(&uc->in, &w->bufs);
     outq_free(&uc->out);
     free(uc);
 }
 
-int upconn_detach_fd(struct upconn *uc)
+struct transport upconn_detach(struct upconn *uc)
 {
-    int fd = uc->fd;
-    uc->fd = -1;
+    struct transport t = transport_take(&uc->tr);
     upconn_close(uc);
-    return fd;
+    return t;
 }
 
 void upconn_want_read(struct upconn *uc, bool on)
@@ -256,7 +254,7 @@ static void on_io(struct ev_loop *loop, ev_io *io, int revents)
     if (uc->bucket) {
         /* idle: the backend closed it (normal) or sent something unasked */
         char byte, peer[ADDR_STRLEN];
-        if (recv(uc->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+        if (transport_read(&uc->tr, &byte, 1) > 0) { /* it is closed either way */
             addr_format(&uc->addr, peer, sizeof(peer), true);
             log_warn("backend %s sent data on an idle connection; closed it", peer);
         } else {

@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "transport.h"
 #include "list.h"
 
 struct worker;
@@ -22,7 +23,7 @@ typedef void (*upconn_cb)(struct upconn *uc, int revents);
 
 struct upconn {
     struct worker *w;
-    int fd;
+    struct transport tr;
     ev_io rio, wio;
     ev_timer timer;
     union sockaddr_u addr;
@@ -57,8 +58,8 @@ struct upconn *upconn_pool_take(struct worker *w, const union sockaddr_u *addr, 
  * closes it when the pool for that address holds max_per_addr already). */
 void upconn_release(struct upconn *uc, unsigned max_per_addr, double idle_timeout);
 void upconn_close(struct upconn *uc);
-/* Frees uc but leaves its socket open and returns it (tunnels). */
-int upconn_detach_fd(struct upconn *uc);
+/* Frees uc but leaves its socket open and returns its transport (tunnels). */
+struct transport upconn_detach(struct upconn *uc);
 
 /* Watch for readability / writability (owned connections). */
 void upconn_want_read(struct upconn *uc, bool on);

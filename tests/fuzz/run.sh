@@ -8,7 +8,7 @@
 set -u
 secs=$1
 shift
-dir=build/fuzz
+dir=$PWD/build/fuzz # absolute: a target may chdir (fuzz_config does)
 status=0
 for t in "$@"; do
 	work=$dir/corpus/$t
@@ -16,7 +16,7 @@ for t in "$@"; do
 	cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null
 	echo "fuzz $t: ${secs}s"
 	dict=
-	[ -f tests/fuzz/"$t".dict ] && dict=-dict=tests/fuzz/"$t".dict
+	[ -f tests/fuzz/"$t".dict ] && dict=-dict=$PWD/tests/fuzz/"$t".dict
 	if ! "$dir/fuzz_$t" $dict -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$dir/$t-" "$work" >"$dir/$t.log" 2>&1; then
 		echo "fuzz $t: FAILED, see $dir/$t.log"

@@ -66,7 +66,9 @@ static void test_outq_merge_and_flush(void)
     outq_push(&q, ref, sizeof(ref) - 1);
     outq_copy(&q, "!", 1);
     is_int(q.bytes, 15, "bytes counted");
-    is_int(outq_flush(&q, sv[0], false), 1, "drained");
+    struct transport t;
+    transport_tcp(&t, sv[0]);
+    is_int(outq_flush(&q, &t, false), 1, "drained");
     ok(outq_empty(&q), "empty after flush");
     char got[64] = "";
     ssize_t n = recv(sv[1], got, sizeof(got), 0);
@@ -90,11 +92,13 @@ static void test_outq_partial_writes(void)
         memset(data[i], 'a' + i % 26, sizeof(data[i]));
         outq_push(&q, data[i], sizeof(data[i]));
     }
+    struct transport t;
+    transport_tcp(&t, sv[0]);
     size_t total = q.bytes, received = 0;
     int rounds = 0, blocked = 0;
     char *in = malloc(total);
     while (rounds++ < 10000) {
-        int rc = outq_flush(&q, sv[0], false);
+        int rc = outq_flush(&q, &t, false);
         if (rc == 0)
             blocked++;
         ssize_t n;
@@ -115,7 +119,7 @@ static void test_outq_partial_writes(void)
     /* a closed peer: -1 and errno */
     outq_init(&q);
     outq_copy(&q, "x", 1);
-    ok(outq_flush(&q, sv[0], false) == -1 && errno == EPIPE, "write to a closed peer fails");
+    ok(outq_flush(&q, &t, false) == -1 && errno == EPIPE, "write to a closed peer fails");
     outq_free(&q);
     close(sv[0]);
 }

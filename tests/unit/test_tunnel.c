@@ -45,7 +45,10 @@ static void start(int *client, int *backend, const char *to_backend, const char 
     int c[2], b[2];
     socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, c);
     socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b);
-    tunnel_start(&w, c[1], b[1], to_backend, strlen(to_backend), to_client, strlen(to_client),
+    struct transport tc, tb;
+    transport_tcp(&tc, c[1]);
+    transport_tcp(&tb, b[1]);
+    tunnel_start(&w, tc, tb, to_backend, strlen(to_backend), to_client, strlen(to_client),
                  "test \"CONNECT x:1 HTTP/1.1\" 200", ev_now(w.loop));
     *client = c[0];
     *backend = b[0];

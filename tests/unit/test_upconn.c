@@ -58,7 +58,7 @@ static struct upconn *dial(int i, int *peer)
     struct upconn *uc = upconn_connect(&w, &laddr[i], on_event, NULL);
     if (uc == NULL)
         return NULL;
-    struct pollfd pfd = { uc->fd, POLLOUT, 0 };
+    struct pollfd pfd = { uc->tr.fd, POLLOUT, 0 };
     poll(&pfd, 1, 2000);
     uc->connected = true;
     int a = accept(lfd[i], NULL, NULL);
