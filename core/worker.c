@@ -113,11 +113,10 @@ static void on_grace_over(struct ev_loop *loop, ev_timer *t, int revents)
     ev_break(w->loop, EVBREAK_ALL);
 }
 
-static void on_stop(struct ev_loop *loop, ev_async *a, int revents)
+static void on_stop(void *owner, void *arg)
 {
-    (void)loop;
-    (void)revents;
-    struct worker *w = container_of(a, struct worker, stop_async);
+    (void)arg;
+    struct worker *w = owner;
     if (w->stopping)
         return;
     worker_pause_accept(w);
@@ -177,8 +176,7 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, const i
     list_init(&w->tunnels);
     ev_init(&w->accept_retry, on_accept_retry);
     ev_init(&w->grace_timer, on_grace_over);
-    ev_async_init(&w->stop_async, on_stop);
-    ev_async_start(w->loop, &w->stop_async);
+    inbox_init(&w->inbox, w->loop, w);
     find_local_addresses(w);
     w->resolver = resolve_new(w->loop, &cfg->resolver, w->err, sizeof(w->err));
     if (w->resolver == NULL)
@@ -218,7 +216,7 @@ int worker_start(struct worker *w)
 
 void worker_stop(struct worker *w)
 {
-    ev_async_send(w->loop, &w->stop_async);
+    inbox_post(&w->inbox, on_stop, NULL);
 }
 
 void worker_join(struct worker *w)
@@ -242,6 +240,7 @@ void worker_destroy(struct worker *w)
     if (w->resolver)
         resolve_free(w->resolver);
     vm_free(w->vm);
+    inbox_free(&w->inbox);
     while (w->spare_requests) {
         struct request *r = w->spare_requests;
         w->spare_requests = r->next_free;

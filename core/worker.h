@@ -1,6 +1,6 @@
 /* worker.h - one thread = one ev_loop + one lua_State + its own pools.
- * Everything a worker owns is touched only by its thread; the main thread
- * talks to it through ev_async (stop). */
+ * Everything a worker owns is touched only by its thread; other threads
+ * talk to it through its inbox (stop, cache fill wakeups). */
 #ifndef LUXY_WORKER_H
 #define LUXY_WORKER_H
 
@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "inbox.h"
 #include "list.h"
 
 struct vm;
@@ -46,7 +47,7 @@ struct worker {
     unsigned ntunnels;            /* ...and tunnels: both count against max_connections */
     bool accepting;               /* listeners started */
     bool stopping;
-    ev_async stop_async;
+    struct inbox inbox;           /* messages from other threads (stop, cache wakeups) */
     ev_timer grace_timer;
     ev_timer accept_retry;        /* after EMFILE */
     struct request *spare_requests; /* freelist */
