@@ -416,11 +416,14 @@ void cache_decide(struct cache_meta *m, const struct cache_rules *rules, unsigne
     m->verdict = STORE_NO_FRESHNESS;
 }
 
-int64_t cache_initial_age(const struct cache_meta *m, time_t request_time, time_t response_time)
+double cache_initial_age(const struct cache_meta *m, double request_time, double response_time)
 {
-    int64_t apparent = response_time > m->date ? (int64_t)(response_time - m->date) : 0;
-    int64_t delay = response_time > request_time ? (int64_t)(response_time - request_time) : 0;
-    int64_t corrected = (m->age >= 0 ? m->age : 0) + delay;
+    /* a Date is in whole seconds: it counts only once past its second */
+    double apparent = response_time - (double)m->date - 1;
+    if (apparent < 0)
+        apparent = 0;
+    double delay = response_time > request_time ? response_time - request_time : 0;
+    double corrected = (double)(m->age >= 0 ? m->age : 0) + delay;
     return apparent > corrected ? apparent : corrected;
 }
 
@@ -516,6 +519,76 @@ bool cache_not_modified(const struct headers *req, const struct headers *stored)
             return false;
     }
     return modified <= since;
+}
+
+/* ---- ranges ---- */
+
+static bool parse_u64(const char *p, const char *end, uint64_t *out)
+{
+    if (p == end || end - p > 19)
+        return false;
+    uint64_t v = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return true;
+}
+
+enum http_range http_range_parse(const struct headers *req, const struct headers *stored, uint64_t len,
+                                 uint64_t *first, uint64_t *last)
+{
+    int i = headers_find(req, SLICE_LIT("Range"), 0);
+    if (i < 0 || headers_find(req, SLICE_LIT("Range"), (unsigned)i + 1) >= 0)
+        return RANGE_NONE;
+    struct slice ir = headers_get(req, SLICE_LIT("If-Range"));
+    if (ir.ptr) { /* 13.1.5: a strong ETag or a date, else the whole response */
+        ir = slice_trim(ir);
+        struct slice etag = slice_trim(headers_get(stored, SLICE_LIT("ETag")));
+        struct slice lm = slice_trim(headers_get(stored, SLICE_LIT("Last-Modified")));
+        bool match = ir.len && ir.ptr[0] == '"' ? etag.ptr && etag.len == ir.len && memcmp(etag.ptr, ir.ptr, ir.len) == 0
+                                                : lm.ptr && lm.len == ir.len && memcmp(lm.ptr, ir.ptr, ir.len) == 0;
+        if (!match)
+            return RANGE_NONE;
+    }
+    struct slice v = slice_trim(req->v[i].value);
+    if (v.len < 7 || !slice_caseeq(slice_make(v.ptr, 6), "bytes=", 6))
+        return RANGE_NONE;
+    const char *p = v.ptr + 6, *end = v.ptr + v.len;
+    if (memchr(p, ',', (size_t)(end - p)))
+        return RANGE_NONE; /* several ranges: the whole response is a valid answer */
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *dash = memchr(p, '-', (size_t)(end - p));
+    if (dash == NULL)
+        return RANGE_NONE;
+    const char *after = dash + 1, *stop = end;
+    while (stop > after && (stop[-1] == ' ' || stop[-1] == '\t'))
+        stop--;
+    uint64_t a, b;
+    if (p == dash) { /* the last n bytes */
+        if (!parse_u64(after, stop, &b))
+            return RANGE_NONE;
+        if (b == 0 || len == 0)
+            return RANGE_UNSATISFIABLE;
+        *first = b >= len ? 0 : len - b;
+        *last = len - 1;
+        return RANGE_OK;
+    }
+    if (!parse_u64(p, dash, &a))
+        return RANGE_NONE;
+    if (after == stop) {
+        b = len ? len - 1 : 0;
+    } else if (!parse_u64(after, stop, &b) || b < a) {
+        return RANGE_NONE;
+    }
+    if (a >= len)
+        return RANGE_UNSATISFIABLE;
+    *first = a;
+    *last = b >= len ? len - 1 : b;
+    return RANGE_OK;
 }
 
 /* ---- Vary ---- */

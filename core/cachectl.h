@@ -93,8 +93,10 @@ void cache_decide(struct cache_meta *m, const struct cache_rules *rules, unsigne
 bool cache_status_heuristic(unsigned status);
 
 /* RFC 9111 4.2.3: the corrected initial age of a response received at
- * response_time for a request sent at request_time. */
-int64_t cache_initial_age(const struct cache_meta *m, time_t request_time, time_t response_time);
+ * response_time for a request sent at request_time (seconds since the
+ * epoch, with their fractions: whole seconds would add up to a second of
+ * age that never was). */
+double cache_initial_age(const struct cache_meta *m, double request_time, double response_time);
 
 /* What a request asks of a stored response (its Cache-Control and Pragma). */
 struct cache_request {
@@ -126,6 +128,15 @@ bool cache_stale_if_error_ok(const struct cache_meta *m, int64_t age, int64_t gr
  * answer is 304 Not Modified (If-None-Match with weak comparison, else
  * If-Modified-Since). */
 bool cache_not_modified(const struct headers *req, const struct headers *stored);
+
+/* A single byte range of a stored response of length len (RFC 9110 14):
+ * "bytes=a-b", "bytes=a-", "bytes=-n", and an If-Range that must match the
+ * stored ETag or Last-Modified. RANGE_NONE: serve the whole response (no
+ * Range, several ranges, another unit, a failed If-Range, junk);
+ * RANGE_OK with the first and last byte; RANGE_UNSATISFIABLE: 416. */
+enum http_range { RANGE_NONE, RANGE_OK, RANGE_UNSATISFIABLE };
+enum http_range http_range_parse(const struct headers *req, const struct headers *stored, uint64_t len,
+                                 uint64_t *first, uint64_t *last);
 
 /* The Vary field names of a response, lower-cased, without duplicates,
  * in order: writes "a\nb\n" into out (cap bytes); returns its length, or

@@ -79,6 +79,13 @@ void config_free(struct config *c)
     free(c->error_log);
     free(c->access_log);
     free(c->warnings);
+    if (c->cache) {
+        free(c->cache->status_header);
+        free(c->cache->targeted);
+        free(c->cache->tag_header);
+        free(c->cache->purge_allow);
+        free(c->cache);
+    }
     memset(c, 0, sizeof(*c));
 }
 

@@ -24,6 +24,7 @@ struct listener_config {
     unsigned nconnect_ports;
     char *via;                  /* Via pseudonym ("luxy"); NULL: no Via */
     bool x_forwarded;           /* add X-Forwarded-For / -Proto */
+    bool cache;                 /* use the store, when there is one */
     int backlog;
     unsigned keepalive;         /* forward: idle connections kept per origin and worker */
     int line;                   /* where it is declared, for messages */
@@ -71,6 +72,22 @@ struct limits_config {
     unsigned max_connections;   /* client connections per worker */
 };
 
+/* cache { ... }: the shared store (lua/config.c; docs/caching.md). */
+struct cache_config {
+    uint64_t size;             /* bytes: entries, heads, bodies, keys, index */
+    uint64_t max_object;       /* bytes of body */
+    double heuristic_fraction;
+    int64_t heuristic_max;     /* seconds */
+    int64_t grace;             /* seconds a stale entry may be served when the origin fails */
+    int64_t pass_ttl;          /* seconds an uncacheable key goes straight to the origin */
+    char *status_header;       /* "X-Cache", or NULL: none */
+    char *targeted;            /* "Luxy-Cache-Control", or NULL */
+    char *tag_header;          /* "Surrogate-Key", or NULL */
+    struct cidr *purge_allow;  /* who may send PURGE (none: nobody) */
+    unsigned npurge_allow;
+    int line;
+};
+
 struct lua_config {
     size_t memory;              /* bytes per worker lua_State */
     unsigned long instructions; /* budget units per hook call */
@@ -92,6 +109,7 @@ struct config {
     struct limits_config limits;
     struct lua_config lua;
     struct resolve_config resolver;
+    struct cache_config *cache; /* NULL: no cache */
     char *resolver_servers;     /* owned storage behind resolver.servers */
     char *error_log;            /* path, "stderr", "stdout" */
     char *access_log;           /* same, or NULL: off */

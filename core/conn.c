@@ -149,6 +149,12 @@ int conn_flush(struct conn *c, bool more)
     return -1;
 }
 
+void conn_want_write(struct conn *c)
+{
+    if (!c->closing)
+        ev_io_start(c->w->loop, &c->wio); /* writable at once: on_write drains nothing and goes on */
+}
+
 void conn_uncork(struct conn *c)
 {
     if (!c->corked || c->tr.fd == -1)

@@ -59,6 +59,9 @@ void conn_release(struct conn *c);
  * writable (request_client_drained is called then); -1: write error (the
  * caller closes the connection). */
 int conn_flush(struct conn *c, bool more);
+/* Calls request_client_drained in the next loop round (a writer that
+ * stopped on purpose to let other connections run). */
+void conn_want_write(struct conn *c);
 /* Sends whatever an earlier MSG_MORE held back in the kernel. */
 void conn_uncork(struct conn *c);
 

@@ -22,3 +22,5 @@ const struct proxy_error err_client_timeout = { 408, "the request was not receiv
 const struct proxy_error err_no_route = { 400, "a forward proxy needs an absolute URI such as http://host/path" };
 const struct proxy_error err_no_upstream = { 500, "no upstream was chosen for the request" };
 const struct proxy_error err_bad_request_body = { 400, "invalid request body framing" };
+const struct proxy_error err_not_cached = { 504, "not in the cache (only-if-cached)" };
+const struct proxy_error err_purge_denied = { 403, "PURGE is not allowed from this address" };

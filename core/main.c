@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "../lua/config.h"
+#include "cache.h"
+#include "cache_serve.h"
 #include "config.h"
 #include "log.h"
 #include "luxy.h"
@@ -218,6 +220,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < (size_t)nw * cfg.nlisteners; i++)
         fds[i] = -1;
     unsigned started = 0, built = 0;
+    struct cache *cache = cfg.cache ? cache_new(cfg.cache) : NULL;
+    struct worker **worker_ptrs = xcalloc(nw, sizeof(*worker_ptrs));
+    for (unsigned i = 0; i < nw; i++)
+        worker_ptrs[i] = &workers[i];
+    if (cache) {
+        cache_set_workers(cache, worker_ptrs, nw);
+        cache_set_wake(cache_wake);
+    }
     for (unsigned l = 0; l < cfg.nlisteners; l++) {
         if (probe_port(&cfg.listeners[l], err, sizeof(err)) == -1)
             goto out;
@@ -226,7 +236,7 @@ int main(int argc, char **argv)
                 goto out;
     }
     for (; built < nw; built++) {
-        if (worker_init(&workers[built], built + 1, &cfg, &fds[built * cfg.nlisteners]) == -1) {
+        if (worker_init(&workers[built], built + 1, &cfg, &fds[built * cfg.nlisteners], cache) == -1) {
             snprintf(err, sizeof(err), "worker %u: %s", built + 1, workers[built].err);
             built++;
             goto out;
@@ -274,6 +284,8 @@ out:
         fprintf(stderr, "luxy: %s\n", err);
     for (unsigned i = 0; i < built; i++)
         worker_destroy(&workers[i]);
+    cache_free(cache);
+    free(worker_ptrs);
     for (size_t i = 0; i < (size_t)nw * cfg.nlisteners; i++)
         if (fds[i] != -1)
             close(fds[i]);

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 
 #include "../lua/hooks.h"
+#include "cache_fill.h"
+#include "cache_serve.h"
 #include "conn.h"
 #include "log.h"
 #include "request.h"
@@ -160,6 +162,10 @@ static void next_attempt(struct request *r)
             request_fail(r, last);
             return;
         }
+        if (r->cache_fill_pending) { /* the cache fetches, not this request */
+            cache_routed(r, -1);
+            return;
+        }
         r->peer = r->addrs.addr[r->addr_next++];
         r->attempts++;
         connect_peer(r, true);
@@ -189,6 +195,10 @@ static void next_attempt(struct request *r)
         i = lb_pick(up->lb, up, &r->tried);
     if (i < 0) {
         request_fail(r, last);
+        return;
+    }
+    if (r->cache_fill_pending) {
+        cache_routed(r, i);
         return;
     }
     lb_mark_tried(&r->tried, (unsigned)i);
@@ -249,16 +259,15 @@ static void connect_peer(struct request *r, bool allow_pool)
 
 #define FIELD_MAX_EXTRA (sizeof("Content-Length: 18446744073709551615\r\n") + sizeof("Connection: keep-alive\r\n") + 2)
 
-static struct slice request_head(struct request *r)
+struct slice proxy_serialize_request(struct request *r, struct headers *h, unsigned method_id,
+                                     const struct backend *b, bool body_framing)
 {
-    struct headers *h = &r->head.headers;
     if (headers_find(h, H_HOST, 0) < 0) {
         /* HTTP/1.0 clients may omit Host; HTTP/1.1 backends require it */
-        struct slice host = r->backend ? slice_make(r->backend->cfg->spec, strlen(r->backend->cfg->spec))
-                                       : r->origin_host;
+        struct slice host = b ? slice_make(b->cfg->spec, strlen(b->cfg->spec)) : r->origin_host;
         headers_add(h, &r->arena, H_HOST, host);
     }
-    const char *method = http_method_str(r->head.method);
+    const char *method = http_method_str(method_id);
     size_t cap = strlen(method) + r->path.len + r->query.len + headers_size(h) +
                  sizeof("  /? HTTP/1.1\r\n") + FIELD_MAX_EXTRA;
     char *start = arena_alloc(&r->arena, cap);
@@ -274,21 +283,28 @@ static struct slice request_head(struct request *r)
     }
     wbuf_lit(&w, " HTTP/1.1\r\n");
     headers_write(h, &w);
-    if (r->head.chunked) {
+    if (!body_framing) {
+        /* a bodiless fetch: no framing fields */
+    } else if (r->head.chunked) {
         wbuf_lit(&w, "Transfer-Encoding: chunked\r\n");
     } else if (r->head.has_length) {
         wbuf_lit(&w, "Content-Length: ");
         wbuf_u64(&w, r->head.content_length);
         wbuf_lit(&w, "\r\n");
     }
-    if (r->tunnel)
+    if (r->tunnel && body_framing)
         wbuf_lit(&w, "Connection: upgrade\r\n");
     wbuf_lit(&w, "\r\n");
     return slice_make(start, wbuf_len(&w, start));
 }
 
+static struct slice request_head(struct request *r)
+{
+    return proxy_serialize_request(r, &r->head.headers, r->head.method, r->backend, true);
+}
+
 /* Status line, fields, framing and Connection for the client. */
-static struct slice response_head(struct request *r, const char *connection)
+struct slice proxy_response_head(struct request *r, const char *connection)
 {
     struct headers *h = &r->resp.headers;
     struct slice reason = r->resp.reason.len ? r->resp.reason
@@ -322,7 +338,7 @@ static struct slice response_head(struct request *r, const char *connection)
 
 /* Queues a run of body bytes for the other side, re-framed as chunks when
  * the outgoing message is chunked. */
-static void queue_body(struct outq *q, const char *p, size_t n, bool chunked)
+void proxy_queue_body(struct outq *q, const char *p, size_t n, bool chunked)
 {
     if (chunked) {
         char size[24];
@@ -346,7 +362,7 @@ static void on_req_body(void *arg, const char *p, size_t n)
         r->body_too_large = true; /* checked when the feed returns */
         return;
     }
-    queue_body(&r->uc->out, p, n, r->head.chunked);
+    proxy_queue_body(&r->uc->out, p, n, r->head.chunked);
 }
 
 /* The backend answered before taking the whole body: stop sending it and
@@ -472,7 +488,7 @@ static void on_resp_body(void *arg, const char *p, size_t n)
 {
     struct request *r = arg;
     r->bytes_out += n;
-    queue_body(&r->conn->out, p, n, r->framing == FRAME_CHUNKED);
+    proxy_queue_body(&r->conn->out, p, n, r->framing == FRAME_CHUNKED);
 }
 
 /* The body reader reached the end of the response. */
@@ -555,7 +571,7 @@ static bool forward_interim(struct request *r, struct arena_mark mark, size_t le
     if (r->head.minor >= 1) {
         headers_strip_hop_by_hop(&r->resp.headers, 0);
         r->framing = FRAME_NONE;
-        struct slice head = response_head(r, NULL);
+        struct slice head = proxy_response_head(r, NULL);
         outq_copy(&r->conn->out, head.ptr, head.len);
     }
     arena_rewind(&r->arena, mark);
@@ -588,6 +604,17 @@ static bool start_response(struct request *r)
     headers_strip_hop_by_hop(h, 0);
     if (lc->via)
         headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
+    if (w->cache && lc->cache) {
+        if (lc->mode == MODE_REVERSE)
+            cache_drop_targeted(&w->cache->cfg, h); /* meant for this cache, not the client */
+        if (r->cache_status && w->cache->cfg.status_header)
+            headers_set(h, &r->arena, slice_make(w->cache->cfg.status_header, strlen(w->cache->cfg.status_header)),
+                        slice_make(r->cache_status, strlen(r->cache_status)));
+        unsigned m = r->head.method;
+        bool safe = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE;
+        if (!safe && r->resp.status < 400)
+            cache_invalidate(r);
+    }
     if (hooks_defined(w->vm, HOOK_ON_RESPONSE)) {
         r->response_hooked = true;
         if (hooks_on_response(w->vm, r) != HOOK_OK) {
@@ -616,7 +643,7 @@ static bool start_response(struct request *r)
                           : r->resp.has_length ? BODY_LENGTH
                                                : BODY_UNTIL_CLOSE;
     body_init(&r->resp_body, kind, r->resp.content_length);
-    struct slice head = response_head(r, request_connection_header(r));
+    struct slice head = proxy_response_head(r, request_connection_header(r));
     outq_push(&r->conn->out, head.ptr, head.len);
     r->resp_started = true;
     r->status = r->resp.status;
@@ -828,7 +855,7 @@ static void upgrade_to_tunnel(struct request *r)
     }
     headers_strip_hop_by_hop(&r->resp.headers, HOP_KEEP_UPGRADE);
     r->framing = FRAME_NONE;
-    struct slice head = response_head(r, "upgrade");
+    struct slice head = proxy_response_head(r, "upgrade");
     size_t extra = buf_len(&uc->in);
     char *out = arena_alloc(&r->arena, head.len + extra);
     memcpy(out, head.ptr, head.len);
@@ -893,6 +920,8 @@ static void on_backend_event(struct upconn *uc, int revents)
 
 void proxy_detach(struct request *r)
 {
+    if (r->cache_status)
+        cache_detach(r);
     resolve_cancel(&r->rwait);
     if (r->counted_inflight) {
         r->backend->inflight--;

@@ -6,8 +6,14 @@
 #define LUXY_PROXY_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "luxy.h"
 
 struct request;
+struct headers;
+struct backend;
+struct outq;
 
 /* Routes r (upstream or origin) and starts the first attempt. */
 void proxy_start(struct request *r);
@@ -18,5 +24,16 @@ void proxy_client_drained(struct request *r);
 /* Ends r's use of its backend connection: back to the pool when the
  * exchange completed cleanly, closed otherwise; cancels DNS; fixes counts. */
 void proxy_detach(struct request *r);
+
+/* The head to send for r: method, path and query, the fields h, framing
+ * for r's body when body_framing. For b (or the origin) as Host when the
+ * client sent none. In r's arena. */
+struct slice proxy_serialize_request(struct request *r, struct headers *h, unsigned method,
+                                     const struct backend *b, bool body_framing);
+/* r->resp as a head for the client, with r->framing and Connection. */
+struct slice proxy_response_head(struct request *r, const char *connection);
+/* Queues a run of body bytes (by reference), re-framed as a chunk when
+ * chunked. */
+void proxy_queue_body(struct outq *q, const char *p, size_t n, bool chunked);
 
 #endif

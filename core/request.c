@@ -13,6 +13,7 @@
 
 #include "../lua/hooks.h"
 #include "../lua/vm.h"
+#include "cache_serve.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -162,6 +163,8 @@ void request_client_drained(struct request *r)
 {
     if (r->state == RS_DONE)
         request_finish(r);
+    else if (r->state == RS_CACHE)
+        cache_client_drained(r);
     else
         proxy_client_drained(r);
 }
@@ -470,5 +473,11 @@ void request_begin(struct conn *c, size_t head_len)
         }
     }
     headers_del(&r->head.headers, H_PROXY_AUTHORIZATION); /* meant for luxy, never forwarded */
+    if (cache_applies(r)) {
+        cache_begin(r);
+        return;
+    }
+    if (w->cache && c->lc->cache)
+        r->cache_status = "BYPASS"; /* a caching listener says why the cache was not used */
     proxy_start(r);
 }

@@ -12,6 +12,8 @@
 
 #include "arena.h"
 #include "body.h"
+#include "cache.h"
+#include "cachectl.h"
 #include "errors.h"
 #include "http.h"
 #include "lb.h"
@@ -22,6 +24,7 @@ struct worker;
 struct upconn;
 struct upstream;
 struct backend;
+struct cache_fill;
 
 enum req_state {
     RS_HOOKS,        /* head parsed, policy running */
@@ -29,6 +32,7 @@ enum req_state {
     RS_CONNECTING,   /* connect in progress */
     RS_EXCHANGE,     /* head sent; body streaming; waiting for/reading the response */
     RS_LOCAL,        /* answering ourselves (error page, respond()) */
+    RS_CACHE,        /* answered from the cache (a stored or filling entry) */
     RS_DONE,         /* response complete, flushing */
 };
 
@@ -112,6 +116,25 @@ struct request {
     bool uc_dirty;              /* the backend connection cannot be reused */
     bool body_too_large;        /* the body passed limits.body_size */
     bool retried_fresh;         /* a stale pooled connection was replaced once */
+
+    /* the cache (cache_serve.c) */
+    const char *cache_status;   /* X-Cache: "HIT", "MISS", ...; NULL: not through the cache */
+    struct slice cache_key;
+    struct cache_request creq;  /* its Cache-Control */
+    struct cache_entry *centry; /* the entry served, or waited on */
+    enum cache_wait_for cwait;
+    bool cwaiting;              /* in w->cache_waiters */
+    struct list cwait_link;
+    struct cache_fill *cfill;   /* the fetch this request started, until its head */
+    bool cache_fill_pending;    /* routing for a fetch: cache_routed, not a connect */
+    struct cache_entry *crefresh; /* ... a refresh of this stale entry */
+    struct cache_entry *cnext;  /* set by the fill: what to serve */
+    const char *cnext_status;
+    const struct proxy_error *cfail; /* set by the fill: it failed */
+    bool cache_own_head;        /* r->resp is the whole head of the response it triggered */
+    bool cursor_open;
+    struct cache_cursor ccur;
+    uint64_t cache_left;        /* body bytes still to send (a range); UINT64_MAX: to the end */
 
     struct request *next_free;
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../lua/vm.h"
+#include "cache_fill.h"
 #include "conn.h"
 #include "log.h"
 #include "luxy.h"
@@ -160,11 +161,15 @@ static void find_local_addresses(struct worker *w)
     freeifaddrs(ifs);
 }
 
-int worker_init(struct worker *w, unsigned id, const struct config *cfg, const int *listen_fds)
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, const int *listen_fds,
+                struct cache *cache)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
     w->cfg = cfg;
+    w->cache = cache;
+    list_init(&w->cache_waiters);
+    list_init(&w->cache_fills);
     w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
     if (w->loop == NULL) {
         snprintf(w->err, sizeof(w->err), "cannot create an event loop");
@@ -231,6 +236,7 @@ void worker_destroy(struct worker *w)
     while (!list_empty(&w->conns))
         conn_close(container_of(list_first(&w->conns), struct conn, link), "shutdown");
     tunnel_close_all(w);
+    cache_fill_cancel_all(w);
     for (unsigned i = 0; i < w->nlisteners; i++)
         if (w->listeners[i].fd != -1)
             close(w->listeners[i].fd);

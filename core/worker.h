@@ -17,6 +17,7 @@ struct vm;
 struct resolver;
 struct upstream;
 struct upconn_pool;
+struct cache;
 
 struct listener {
     struct worker *w;
@@ -43,6 +44,9 @@ struct worker {
     struct upconn_pool *pool;     /* idle backend connections */
     struct list conns;            /* client connections */
     struct list tunnels;
+    struct cache *cache;          /* the shared store, or NULL */
+    struct list cache_waiters;    /* requests waiting on an entry (request.cwait_link) */
+    struct list cache_fills;      /* fetches for the cache running here */
     unsigned nconns;              /* client connections... */
     unsigned ntunnels;            /* ...and tunnels: both count against max_connections */
     bool accepting;               /* listeners started */
@@ -60,7 +64,8 @@ struct worker {
 /* Builds the worker's loop, Lua state, resolver and upstream state, taking
  * the listening fds (one per cfg listener). Returns 0 or -1 (w->err). Runs
  * in the main thread, before the worker thread starts. */
-int worker_init(struct worker *w, unsigned id, const struct config *cfg, const int *listen_fds);
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, const int *listen_fds,
+                struct cache *cache);
 /* Runs the loop in a new thread. */
 int worker_start(struct worker *w);
 /* Asks the worker to stop gracefully (any thread). */

@@ -92,6 +92,8 @@ static int res_index(lua_State *L)
         lua_pushstring(L, r->resp.minor == 0 ? "1.0" : "1.1");
     else if (strcmp(k, "generated") == 0)
         lua_pushboolean(L, r->resp_generated);
+    else if (strcmp(k, "cache") == 0) /* "HIT", "MISS", ... or nil */
+        r->cache_status ? (void)lua_pushstring(L, r->cache_status) : lua_pushnil(L);
     else
         lua_pushnil(L);
     return 1;

@@ -295,7 +295,7 @@ static int dsl_listen(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "mode", "allow", "upstream", "connect_ports", "via",
-                                        "x_forwarded", "backlog", "keepalive", NULL };
+                                        "x_forwarded", "backlog", "keepalive", "cache", NULL };
     lua_rawgeti(L, 1, 1);
     const char *spec = lua_tostring(L, -1);
     if (spec == NULL)
@@ -353,6 +353,7 @@ static int dsl_listen(lua_State *L)
         l->via = xstrdup("luxy");
     }
     l->x_forwarded = opt_bool(L, 1, what, "x_forwarded", true);
+    l->cache = opt_bool(L, 1, what, "cache", true);
     l->backlog = (int)opt_int(L, 1, what, "backlog", 511, 1, 65535);
     l->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 64, 0, 100000);
     return 0;
@@ -621,6 +622,93 @@ static int dsl_resolver(lua_State *L)
     return 0;
 }
 
+/* A list of networks (allow, purge): stack top is the value. */
+static struct cidr *parse_networks(lua_State *L, int idx, const char *what, const char *k, unsigned *count)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, idx);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, idx);
+    }
+    if (!lua_istable(L, idx))
+        luaL_error(L, "%s: %s must be a list of networks such as { \"127.0.0.1\" }", what, k);
+    unsigned n = (unsigned)lua_rawlen(L, idx);
+    struct cidr *nets = xcalloc(n ? n : 1, sizeof(*nets));
+    for (unsigned i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        const char *s = lua_tostring(L, -1);
+        if (s == NULL || cidr_parse(s, &nets[i]) == -1) {
+            free(nets);
+            luaL_error(L, "%s: %s[%d] is not a network such as \"10.0.0.0/8\"", what, k, (int)i + 1);
+        }
+        lua_pop(L, 1);
+    }
+    *count = n;
+    return nets;
+}
+
+/* A string option that false turns off: stack top is the value. */
+static char *string_or_false(lua_State *L, const char *what, const char *k, const char *dflt)
+{
+    if (!opt_field(L, 1, k))
+        return dflt ? xstrdup(dflt) : NULL;
+    char *v = NULL;
+    if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
+        v = NULL;
+    else if (lua_type(L, -1) == LUA_TSTRING && headers_valid_name(slice_make(lua_tostring(L, -1), lua_rawlen(L, -1))))
+        v = xstrdup(lua_tostring(L, -1));
+    else
+        luaL_error(L, "%s: %s must be a header name or false", what, k);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* cache { size = "256MB", ... } */
+static int dsl_cache(lua_State *L)
+{
+    struct config *c = building(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "size", "max_object", "heuristic", "heuristic_max", "grace", "pass_ttl",
+                                        "status_header", "targeted", "tags", "purge", NULL };
+    check_keys(L, 1, "cache", keys, false);
+    if (c->cache)
+        return luaL_error(L, "cache: declared twice (one store per process)");
+    struct cache_config *cc = xcalloc(1, sizeof(*cc));
+    c->cache = cc;
+    cc->line = caller_line(L);
+    cc->size = opt_size(L, 1, "cache", "size", 256ull << 20, false);
+    if (cc->size < (1u << 20))
+        return luaL_error(L, "cache: size must be at least 1MB");
+    /* by default an object takes at most a quarter of the store (and 8 MB) */
+    cc->max_object = opt_size(L, 1, "cache", "max_object", min(8ull << 20, cc->size / 4), false);
+    if (cc->max_object == 0 || cc->max_object > cc->size / 2)
+        return luaL_error(L, "cache: max_object must be more than 0 and at most half of size");
+    cc->heuristic_fraction = 0.1;
+    if (opt_field(L, 1, "heuristic")) {
+        if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 1)
+            return luaL_error(L, "cache: heuristic must be a fraction from 0 to 1 (of the time since Last-Modified)");
+        cc->heuristic_fraction = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    cc->heuristic_max = (int64_t)opt_duration(L, 1, "cache", "heuristic_max", 86400);
+    cc->grace = (int64_t)opt_duration(L, 1, "cache", "grace", 0);
+    cc->pass_ttl = (int64_t)opt_duration(L, 1, "cache", "pass_ttl", 120);
+    cc->status_header = string_or_false(L, "cache", "status_header", "X-Cache");
+    cc->targeted = string_or_false(L, "cache", "targeted", "Luxy-Cache-Control");
+    cc->tag_header = string_or_false(L, "cache", "tags", "Surrogate-Key");
+    if (opt_field(L, 1, "purge")) {
+        cc->purge_allow = parse_networks(L, lua_gettop(L), "cache", "purge", &cc->npurge_allow);
+        lua_pop(L, 1);
+    } else { /* PURGE from this host only */
+        cc->purge_allow = xcalloc(2, sizeof(*cc->purge_allow));
+        cidr_parse("127.0.0.0/8", &cc->purge_allow[0]);
+        cidr_parse("::1", &cc->purge_allow[1]);
+        cc->npurge_allow = 2;
+    }
+    return 0;
+}
+
 static int dsl_fail_open(lua_State *L)
 {
     struct config *c = building(L);
@@ -637,7 +725,7 @@ static int dsl_fail_open(lua_State *L)
         const char *name = lua_tostring(L, -1);
         int h = name ? hooks_parse_name(name) : -1;
         if (h < 0)
-            return luaL_error(L, "fail_open: '%s' is not a hook (on_request, select_backend, on_response)",
+            return luaL_error(L, "fail_open: '%s' is not a hook (on_request, select_backend, on_response, cache_key)",
                               name ? name : "?");
         c->fail_open |= 1u << h;
         lua_pop(L, 1);
@@ -651,6 +739,7 @@ void config_open_dsl(lua_State *L)
         { "listen", dsl_listen },     { "upstream", dsl_upstream }, { "workers", dsl_workers },
         { "timeouts", dsl_timeouts }, { "limits", dsl_limits },     { "lua", dsl_lua },
         { "logs", dsl_logs },         { "resolver", dsl_resolver }, { "fail_open", dsl_fail_open },
+        { "cache", dsl_cache },
     };
     for (size_t i = 0; i < countof(dsl); i++) {
         lua_pushcfunction(L, dsl[i].func);

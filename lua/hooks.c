@@ -15,7 +15,8 @@
 #include "../core/upstream.h"
 #include "api.h"
 
-const char *const hook_names[HOOK_COUNT] = { "on_request", "select_backend", "on_response" };
+const char *const hook_names[HOOK_COUNT] = { "on_request", "select_backend", "on_response", "cache_key",
+                                             "cache_store" };
 
 int hooks_parse_name(const char *name)
 {
@@ -193,6 +194,104 @@ int hooks_on_response(struct vm *vm, struct request *r)
     r->resp.headers = s.headers;
     r->resp.status = s.status;
     return HOOK_OK;
+}
+
+/* ---- cache_key ---- */
+
+static int call_cache_key(lua_State *L)
+{
+    struct request *r = lua_touserdata(L, 1);
+    struct slice *key = lua_touserdata(L, 2);
+    bool *bypass = lua_touserdata(L, 3);
+    push_hook(L, HOOK_CACHE_KEY);
+    api_push_request(L, r);
+    lua_call(L, 1, 1);
+    if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+        *bypass = true;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        if (lua_rawlen(L, -1) == 0 || lua_rawlen(L, -1) > 4096)
+            return hook_error(L, HOOK_CACHE_KEY, "returned an empty key or one longer than 4096 bytes");
+        *key = api_request_string(L, r, -1);
+    } else if (!lua_isnil(L, -1)) {
+        return hook_error(L, HOOK_CACHE_KEY,
+                          lua_pushfstring(L, "must return a string, false or nil (got %s)", luaL_typename(L, -1)));
+    }
+    return 0;
+}
+
+int hooks_cache_key(struct vm *vm, struct request *r, struct slice *key, bool *bypass)
+{
+    *key = SLICE_NULL;
+    *bypass = false;
+    if (run(vm, HOOK_CACHE_KEY, call_cache_key, r, key, bypass) == 0)
+        return HOOK_OK;
+    *key = SLICE_NULL;
+    *bypass = false;
+    return fails_open(vm, HOOK_CACHE_KEY) ? HOOK_OK : HOOK_FAILED;
+}
+
+/* ---- cache_store ---- */
+
+/* stack: [..., decision table] */
+static void read_decision(lua_State *L, struct request *r, struct cache_store_decision *d)
+{
+    int t = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        if (strcmp(k, "ttl") == 0 || strcmp(k, "grace") == 0) {
+            if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 1e9)
+                hook_error(L, HOOK_CACHE_STORE, lua_pushfstring(L, "%s must be a number of seconds", k));
+            *(strcmp(k, "ttl") == 0 ? &d->ttl : &d->grace) = (int64_t)lua_tonumber(L, -1);
+        } else if (strcmp(k, "strip") == 0) {
+            if (!lua_istable(L, -1))
+                hook_error(L, HOOK_CACHE_STORE, "strip must be a list of header names");
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n && d->nstrip < 16; i++) {
+                lua_rawgeti(L, -1, i);
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    hook_error(L, HOOK_CACHE_STORE, "strip must be a list of header names");
+                d->strip[d->nstrip++] = api_request_string(L, r, -1);
+                lua_pop(L, 1);
+            }
+        } else {
+            hook_error(L, HOOK_CACHE_STORE, lua_pushfstring(L, "returned an unknown field '%s' (ttl, grace, strip)", k));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static int call_cache_store(lua_State *L)
+{
+    struct request *r = lua_touserdata(L, 1);
+    struct cache_store_decision *d = lua_touserdata(L, 2);
+    push_hook(L, HOOK_CACHE_STORE);
+    api_push_request(L, r);
+    api_push_response(L, r);
+    lua_call(L, 2, 1);
+    if (lua_isnil(L, -1)) {
+        d->store = -1;
+    } else if (lua_isboolean(L, -1)) {
+        d->store = lua_toboolean(L, -1);
+    } else if (lua_istable(L, -1)) {
+        d->store = 1;
+        read_decision(L, r, d);
+    } else {
+        return hook_error(L, HOOK_CACHE_STORE,
+                          lua_pushfstring(L, "must return nil, a boolean or a table (got %s)", luaL_typename(L, -1)));
+    }
+    return 0;
+}
+
+int hooks_cache_store(struct vm *vm, struct request *r, struct cache_store_decision *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->store = -1;
+    d->ttl = d->grace = -1;
+    if (run(vm, HOOK_CACHE_STORE, call_cache_store, r, d, NULL) == 0)
+        return HOOK_OK;
+    d->store = 0;
+    return HOOK_FAILED;
 }
 
 void hooks_request_end(struct vm *vm, struct request *r)

@@ -9,12 +9,14 @@
 
 #include <lauxlib.h>
 
+#include "../core/luxy.h"
 #include "vm.h"
 
 struct request;
 struct upstream;
 
-enum hook { HOOK_ON_REQUEST, HOOK_SELECT_BACKEND, HOOK_ON_RESPONSE, HOOK_COUNT };
+enum hook { HOOK_ON_REQUEST, HOOK_SELECT_BACKEND, HOOK_ON_RESPONSE, HOOK_CACHE_KEY, HOOK_CACHE_STORE,
+            HOOK_COUNT };
 #define HOOK_NONE HOOK_COUNT
 
 /* Results: HOOK_OK - ran (or failed open); HOOK_FAILED - failed closed, the
@@ -39,6 +41,21 @@ int hooks_on_request(struct vm *vm, struct request *r);
 /* *index: 0-based backend, or -1 when the script returned nil. */
 int hooks_select_backend(struct vm *vm, struct request *r, struct upstream *up, int *index);
 int hooks_on_response(struct vm *vm, struct request *r);
+
+/* cache_key(req): *key (copied into r's arena) and HOOK_OK; *bypass when
+ * it returned false; neither when it returned nil (the default key). */
+int hooks_cache_key(struct vm *vm, struct request *r, struct slice *key, bool *bypass);
+
+/* What cache_store(req, res) decided. */
+struct cache_store_decision {
+    int store;               /* -1: nil (the RFC decides), 0: false, 1: store */
+    int64_t ttl, grace;      /* seconds, or -1 */
+    struct slice strip[16];  /* fields not to keep in the stored copy */
+    unsigned nstrip;
+};
+/* Runs cache_store on r (r->resp is the response). An error is logged and
+ * means "do not store": the safe side for a cache, whatever fail_open says. */
+int hooks_cache_store(struct vm *vm, struct request *r, struct cache_store_decision *d);
 
 /* The request is over: its Lua objects stop working. */
 void hooks_request_end(struct vm *vm, struct request *r);

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cache_decide(&m, &rules, method, &req, status, &resp, now);
     if (m.freshness < 0 || (m.verdict == STORE_OK && m.heuristic && m.freshness > 86400))
         __builtin_trap();
-    int64_t age = cache_initial_age(&m, now - 1, now);
+    int64_t age = (int64_t)cache_initial_age(&m, (double)now - 1, (double)now);
     if (age < 0)
         __builtin_trap();
     struct cache_request cr;

@@ -186,9 +186,11 @@ static void test_ages_and_use(void)
 {
     struct cache_meta m = decide(HTTP_GET, "", 200, "Cache-Control: max-age=60\nDate: Fri, 15 Jan 2027 08:00:00 GMT\nAge: 10");
     time_t date = m.date;
-    is_int(cache_initial_age(&m, date + 2, date + 5), 13, "corrected: Age 10 + 3 s of delay");
+    is_int(cache_initial_age(&m, (double)date + 2, (double)date + 5), 13, "corrected: Age 10 + 3 s of delay");
     m.age = -1;
-    is_int(cache_initial_age(&m, date, date + 20), 20, "apparent age: 20 s after its Date");
+    is_int(cache_initial_age(&m, (double)date + 20, (double)date + 20), 19, "apparent age: 20 s after its Date's second");
+    is_int((int64_t)cache_initial_age(&m, (double)date + 0.4, (double)date + 0.9), 0,
+           "a response within the second of its Date is not a second old");
     struct cache_request cr;
     struct headers rq = H("");
     cache_request_parse(&cr, &rq);

@@ -1,0 +1,39 @@
+/* cache_fill.h - fetching for the cache: a fill (a miss: the response is
+ * stored as it arrives, and every reader follows it) or a refresh (a stale
+ * entry asked again with its validators). Each is a fetch (fetch.h) whose
+ * sink is here; it outlives the request that started it (the trigger),
+ * which only reads the entry like any other reader. */
+#ifndef LUXY_CACHE_FILL_H
+#define LUXY_CACHE_FILL_H
+
+#include <stdbool.h>
+
+#include "cache.h"
+#include "fetch.h"
+#include "luxy.h"
+
+struct request;
+struct cache_fill;
+
+/* Starts fetching for e (a busy entry from cache_lookup: a fill) or for
+ * old (a stale entry whose revalidation the caller began: a refresh; e is
+ * NULL then). head: the request to send. trigger: the request that asked
+ * and waits (NULL: a background refresh). The fill takes the references it
+ * needs. */
+struct cache_fill *cache_fill_start(struct request *trigger, struct cache_entry *e, struct cache_entry *old,
+                                    const struct fetch_target *t, struct slice head);
+
+/* The trigger goes away: the fill goes on without it when it can. */
+void cache_fill_forget_trigger(struct cache_fill *fl);
+
+/* Removes the RFC 9213 targeted fields (meant for this cache) from what a
+ * reverse listener's clients get. */
+void cache_drop_targeted(const struct cache_config *cc, struct headers *h);
+
+/* Stops every fill of w (its end): their entries are left unfinished. */
+void cache_fill_cancel_all(struct worker *w);
+
+/* The worker was woken for e: a paused fill of it may read on. */
+void cache_fill_wake(struct worker *w, struct cache_entry *e);
+
+#endif

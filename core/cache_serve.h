@@ -1,0 +1,33 @@
+/* cache_serve.h - a request through the cache: its key, the lookup, and
+ * what follows: serve a stored response (HIT, STALE), revalidate it,
+ * follow a fill in progress, start one (MISS), or go to the origin
+ * (BYPASS). A response served from an entry streams its stored chunks
+ * without copies, at this client's pace. */
+#ifndef LUXY_CACHE_SERVE_H
+#define LUXY_CACHE_SERVE_H
+
+#include <stdbool.h>
+
+struct request;
+struct worker;
+struct cache_entry;
+
+/* Does the cache take r (after on_request)? A store, the listener's
+ * cache on, GET or HEAD without a body, or PURGE. */
+bool cache_applies(const struct request *r);
+/* The cached path of r: lookup, then serve, wait, fill or pass. */
+void cache_begin(struct request *r);
+/* r's client took everything queued: send more. */
+void cache_client_drained(struct request *r);
+/* Routing for r's fetch is done (proxy.c): backend is the chosen server's
+ * index (-1 for an origin: r->addrs from r->addr_next). */
+void cache_routed(struct request *r, int backend);
+/* r ends: let go of the entry, the wait, the fill. */
+void cache_detach(struct request *r);
+/* A successful unsafe request (POST, PUT, DELETE, PATCH...) made the
+ * stored responses for its target stale (RFC 9111 4.4). */
+void cache_invalidate(struct request *r);
+/* The worker's handler for a cache notification about e. */
+void cache_wake(struct worker *w, struct cache_entry *e);
+
+#endif
