@@ -114,6 +114,17 @@ static size_t entry_charge(const struct cache_entry *e)
     return sizeof(*e) + e->key_len + 1;
 }
 
+struct cache_meta cache_entry_rules(const struct cache_entry *e)
+{
+    struct cache_meta m = e->meta;
+    if (e->ttl >= 0) {
+        m.freshness = e->ttl;
+        m.no_cache = false;
+        m.must_revalidate = false;
+    }
+    return m;
+}
+
 void cache_entry_release(struct cache_entry *e)
 {
     if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)

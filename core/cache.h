@@ -140,6 +140,11 @@ static inline void cache_entry_hold(struct cache_entry *e)
 }
 void cache_entry_release(struct cache_entry *e);
 
+/* The freshness rules an entry is served by: the response's, unless the
+ * script gave a ttl, which owns freshness (no-cache and must-revalidate
+ * of the response no longer apply). */
+struct cache_meta cache_entry_rules(const struct cache_entry *e);
+
 enum cache_found {
     CF_FILL,                   /* nothing: a new busy entry was made, the caller fetches it */
     CF_WAIT,                   /* another fetch is on it: wait (cache_wait) and look again */

@@ -151,9 +151,7 @@ static bool stale_allowed(const struct cache_fill *fl)
     double now = ev_now(fl->w->loop);
     int64_t age = (int64_t)(old->initial_age + (now - old->response_time));
     int64_t grace = old->grace >= 0 ? old->grace : fl->c->cfg.grace;
-    struct cache_meta m = old->meta;
-    if (old->ttl >= 0)
-        m.freshness = old->ttl;
+    struct cache_meta m = cache_entry_rules(old);
     return cache_stale_if_error_ok(&m, age, grace);
 }
 

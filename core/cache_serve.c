@@ -548,9 +548,7 @@ static void background_refresh(struct request *r, struct cache_entry *e)
 static void use_ready(struct request *r, struct cache_entry *e)
 {
     double now = ev_now(r->w->loop);
-    struct cache_meta m = e->meta;
-    if (e->ttl >= 0)
-        m.freshness = e->ttl;
+    struct cache_meta m = cache_entry_rules(e);
     int64_t grace = e->grace >= 0 ? e->grace : store(r)->cfg.grace;
     switch (cache_usable(&m, &r->creq, entry_age(e, now), grace)) {
     case USE_FRESH:
@@ -719,6 +717,32 @@ void cache_detach(struct request *r)
     hold_entry(r, NULL);
 }
 
+/* "http://Host[:port]/p" -> the key form "http://host:port/p", or empty. */
+static struct slice url_key(struct request *r, struct slice url)
+{
+    if (url.len < 8 || !slice_caseeq(slice_make(url.ptr, 7), "http://", 7))
+        return SLICE_NULL;
+    const char *host = url.ptr + 7, *end = url.ptr + url.len;
+    const char *path = memchr(host, '/', (size_t)(end - host));
+    if (path == NULL)
+        path = end;
+    const char *colon = memchr(host, ':', (size_t)(path - host));
+    size_t hlen = (size_t)((colon ? colon : path) - host);
+    unsigned port = colon ? (unsigned)atoi(colon + 1) : 80;
+    size_t cap = hlen + (size_t)(end - path) + 32;
+    char *k = arena_alloc(&r->arena, cap), *w = k;
+    memcpy(w, "http://", 7);
+    w += 7;
+    for (size_t i = 0; i < hlen; i++)
+        *w++ = (host[i] >= 'A' && host[i] <= 'Z') ? (char)(host[i] + 32) : host[i];
+    w += snprintf(w, 8, ":%u", port);
+    if (path == end)
+        *w++ = '/';
+    memcpy(w, path, (size_t)(end - path));
+    w += end - path;
+    return slice_make(k, (size_t)(w - k));
+}
+
 void cache_invalidate(struct request *r)
 {
     struct cache *c = store(r);
@@ -726,22 +750,24 @@ void cache_invalidate(struct request *r)
     if (c == NULL || !r->conn->lc->cache || !find_key(r, &failed))
         return;
     cache_remove_key(c, r->cache_key);
-    /* and the same-origin Location / Content-Location (RFC 9111 4.4) */
+    /* and Location / Content-Location on the same origin (RFC 9111 4.4) */
+    struct slice key = r->cache_key;
+    const char *slash = key.len > 7 ? memchr(key.ptr + 7, '/', key.len - 7) : NULL;
+    size_t origin = slash ? (size_t)(slash - key.ptr) : key.len; /* "http://host:port" */
     static const struct slice fields[] = { SLICE_LIT("Location"), SLICE_LIT("Content-Location") };
     for (size_t i = 0; i < countof(fields); i++) {
-        struct slice loc = headers_get(&r->resp.headers, fields[i]);
-        if (loc.ptr == NULL || loc.len == 0)
-            continue;
-        struct slice key = r->cache_key;
-        const char *path = memchr(key.ptr + 7, '/', key.len - 7); /* after "http://host:port" */
-        size_t origin = path ? (size_t)(path - key.ptr) : key.len;
-        if (loc.ptr[0] == '/') { /* a path on the same origin */
+        struct slice loc = slice_trim(headers_get(&r->resp.headers, fields[i]));
+        struct slice target = SLICE_NULL;
+        if (loc.len && loc.ptr[0] == '/') {
             char *k = arena_alloc(&r->arena, origin + loc.len);
             memcpy(k, key.ptr, origin);
             memcpy(k + origin, loc.ptr, loc.len);
-            cache_remove_key(c, slice_make(k, origin + loc.len));
-        } else if (loc.len > 7 && memcmp(loc.ptr, "http://", 7) == 0) {
-            cache_remove_key(c, loc); /* absolute: only ours if it is the same origin, as its key says */
+            target = slice_make(k, origin + loc.len);
+        } else if (loc.len) {
+            target = url_key(r, loc);
         }
+        /* only the same origin: another one's entries are not ours to drop */
+        if (target.len > origin && memcmp(target.ptr, key.ptr, origin) == 0 && target.ptr[origin] == '/')
+            cache_remove_key(c, target);
     }
 }

@@ -14,6 +14,10 @@ listen {
 
 limits { body_size = false }          -- uploads of any size pass through
 
+-- A shared cache (RFC 9111): what many clients fetch comes from here after
+-- the first. HTTPS through CONNECT is a tunnel: never cached.
+cache { size = "64MB" }
+
 -- Requests sent to the proxy itself (not through it) get a short help page
 -- instead of an error.
 function on_request(req)

@@ -162,16 +162,39 @@ def test_authorization_with_public_is_stored(env):
 
 def test_post_bypasses_and_invalidates(env):
     o, lx = start(env)
-    o.routes["/doc"] = fixed(body=b"v{n}", headers=[("Cache-Control", "max-age=60")])
-    o.routes["/other"] = fixed(body=b"o{n}", headers=[("Cache-Control", "max-age=60")])
+
+    def doc(req, conn, n):
+        hs = [("Cache-Control", "max-age=60")]
+        if req.method == "POST":
+            hs += [("Content-Location", "/other"), ("Location", "http://TEST.local:80/third"),
+                   ("X-Ignored", "x")]
+        conn.respond(200, b"v%d" % n, hs, req=req)
+    o.routes["/doc"] = doc
+    for p in ("/other", "/third", "/fourth"):
+        o.routes[p] = fixed(body=b"o{n}", headers=[("Cache-Control", "max-age=60")])
     assert get(lx.port, "/doc").body == b"v1"
-    get(lx.port, "/other")
+    for p in ("/other", "/third", "/fourth"):
+        get(lx.port, p)
     assert get(lx.port, "/doc").header("X-Cache") == "HIT"
     c = Client(lx.port)
-    r = c.roundtrip("POST", "/doc", body=b"change", headers=[("Content-Location", "/other")])
-    assert r.status == 200 and r.body == b"v2"
+    r = c.roundtrip("POST", "/doc", body=b"change")
+    assert r.status == 200 and r.body == b"v2" and r.header("X-Cache") == "BYPASS"
     assert get(lx.port, "/doc").body == b"v3", "a successful POST invalidates its target"
-    assert o.count("/doc") == 3
+    assert get(lx.port, "/other").body == b"o2", "and its Content-Location"
+    assert get(lx.port, "/third").body == b"o2", "and its Location on the same origin"
+    assert get(lx.port, "/fourth").header("X-Cache") == "HIT", "but nothing else"
+
+
+def test_invalidation_never_crosses_origins(env):
+    o, lx = start(env)
+    o.routes["/x"] = fixed(body=b"{n}", headers=[("Cache-Control", "max-age=60")])
+
+    def poster(req, conn, n):
+        conn.respond(201, b"made", [("Location", "http://elsewhere.test/x")], req=req)
+    o.routes["/make"] = poster
+    get(lx.port, "/x", headers=[("Host", "elsewhere.test")])
+    Client(lx.port).roundtrip("POST", "/make", body=b"a")
+    assert get(lx.port, "/x", headers=[("Host", "elsewhere.test")]).header("X-Cache") == "HIT"
 
 
 def test_get_with_a_body_bypasses(env):
@@ -653,3 +676,48 @@ cache { size = "8MB" }
     r = c.roundtrip("GET", url)
     assert r.body == b"1" and r.header("X-Cache") == "HIT"
     assert o.count("/f") == 1
+
+
+# ---------------------------------------------------------------- the examples in scripts/cache
+
+def example(env, name, origin):
+    import os
+    from luxyharness import REPO
+    text = open(os.path.join(REPO, "scripts", "cache", name)).read().replace("$", "$$")
+    text = text.replace('"127.0.0.1:8080"', '"127.0.0.1:$port"').replace('"127.0.0.1:9001"', '"127.0.0.1:$backend_port"')
+    return env.luxy("workers(1)\n" + text, backend_port=origin.port)
+
+
+def test_example_static_assets(env):
+    o = Origin(env)
+    o.routes["/app.css"] = fixed(body=b"css{n}", headers=[("Cache-Control", "no-cache"), ("Set-Cookie", "a=1")])
+    o.routes["/page"] = fixed(body=b"p{n}")
+    lx = example(env, "static_assets.lua", o)
+    get(lx.port, "/app.css")
+    r = get(lx.port, "/app.css")
+    assert r.body == b"css1" and r.header("X-Cache") == "HIT" and r.header("Set-Cookie") is None
+    get(lx.port, "/page")
+    assert get(lx.port, "/page").body == b"p2", "the rest follows the RFC: no freshness, not stored"
+
+
+def test_example_tracking_params(env):
+    o = Origin(env)
+    o.routes["/p"] = fixed(body=b"{n}", headers=[("Cache-Control", "max-age=60")])
+    lx = example(env, "tracking_params.lua", o)
+    assert get(lx.port, "/p?b=2&a=1&utm_source=news").body == b"1"
+    assert get(lx.port, "/p?a=1&b=2&fbclid=xyz").body == b"1"
+    assert get(lx.port, "/p?a=1&b=3").body == b"2"
+    assert o.last("/p").target == "/p?a=1&b=3"
+
+
+def test_example_logged_in(env):
+    o = Origin(env)
+    o.routes["/home"] = fixed(body=b"{n}", headers=[("Cache-Control", "max-age=60")])
+    o.routes["/login"] = fixed(body=b"{n}", headers=[("Cache-Control", "max-age=60"), ("Set-Cookie", "session=abc")])
+    lx = example(env, "logged_in.lua", o)
+    get(lx.port, "/home")
+    assert get(lx.port, "/home").header("X-Cache") == "HIT"
+    r = get(lx.port, "/home", headers=[("Cookie", "session=abc")])
+    assert r.body == b"2" and r.header("X-Cache") == "BYPASS"
+    get(lx.port, "/login")
+    assert get(lx.port, "/login").body == b"2", "a response that logs in is never stored"

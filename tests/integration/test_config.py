@@ -7,7 +7,7 @@ import pytest
 
 from luxyharness import REPO, run_check
 
-SCRIPTS = sorted(glob.glob(os.path.join(REPO, "scripts", "*.lua")))
+SCRIPTS = sorted(glob.glob(os.path.join(REPO, "scripts", "**", "*.lua"), recursive=True))
 
 
 def write(tmp_path, text, name="conf.lua"):
