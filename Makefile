@@ -29,7 +29,7 @@ LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lpthread -lm $(SANITIZE) $(
 
 PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev
 PKGS_TEST := python3 python3-pytest curl
-PKGS_BENCH := wrk nginx-light haproxy curl procps
+PKGS_BENCH := wrk nginx-light haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
 
 FUZZ_TARGETS := request response chunked headers config pattern cachectl

@@ -20,7 +20,7 @@ static struct request *check_response(lua_State *L, int idx)
 static void check_mutable(lua_State *L, const char *what)
 {
     if (vm_of(L)->current_hook != HOOK_ON_RESPONSE)
-        luaL_error(L, "%s is only allowed in on_response (the head has been sent)", what);
+        luaL_error(L, "%s is only allowed in on_response", what);
 }
 
 void api_push_response(lua_State *L, struct request *r)

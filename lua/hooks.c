@@ -240,9 +240,10 @@ static void read_decision(lua_State *L, struct request *r, struct cache_store_de
     while (lua_next(L, t)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         if (strcmp(k, "ttl") == 0 || strcmp(k, "grace") == 0) {
-            if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 1e9)
+            lua_Number v = lua_tonumber(L, -1);
+            if (!lua_isnumber(L, -1) || !(v >= 0 && v <= 1e9)) /* NaN too */
                 hook_error(L, HOOK_CACHE_STORE, lua_pushfstring(L, "%s must be a number of seconds", k));
-            *(strcmp(k, "ttl") == 0 ? &d->ttl : &d->grace) = (int64_t)lua_tonumber(L, -1);
+            *(strcmp(k, "ttl") == 0 ? &d->ttl : &d->grace) = (int64_t)v;
         } else if (strcmp(k, "strip") == 0) {
             if (!lua_istable(L, -1))
                 hook_error(L, HOOK_CACHE_STORE, "strip must be a list of header names");

@@ -11,6 +11,12 @@
 #   luxy-forward  luxy forward proxy, absolute-URI requests
 #                 (tests/bench/luxy-forward.lua); no other forward proxy
 #                 runs here, so this cell stands alone
+#   nginx-cache   nginx proxy_cache (sendfile from its file cache)  \  cache hits:
+#   varnish       varnish, malloc storage (when varnishd is there)  |  GET /cached/1k
+#   luxy-cache    luxy with cache { } (tests/bench/luxy-cache.lua)  /  and /cached/100k
+#
+# The origin sends Cache-Control: max-age=60 under /cached/, so every cache
+# cell measures hits from memory after the first request.
 #
 # Every proxy is one process with one worker (nginx worker_processes 1,
 # haproxy nbthread 1, luxy workers(1)) and both origin ports behind it.
@@ -28,7 +34,8 @@
 #
 # The last lines state luxy's pass-through CPU per request as a multiple of
 # haproxy's for /1k and /100k, with PASS/FAIL against the target (at most
-# 1.2x, and no errors). It is a benchmark: it exits 0 whatever the verdict,
+# 1.2x, and no errors), and luxy's CPU per cache hit against varnish's for
+# /cached/1k (at most 0.8x) and nginx's for /cached/100k (at most 1x). It is a benchmark: it exits 0 whatever the verdict,
 # and non-zero only when something could not run (a tool missing, a port
 # busy, a process that did not start or died, a cell without results).
 #
@@ -40,9 +47,9 @@
 #   WARMUP     seconds of unmeasured load before each run (1)
 #   BENCH_DIR  work files: configs, logs, wrk output (/tmp/luxy-bench)
 #   LUXY       the luxy binary (build/luxy of this checkout)
-# Ports 18200-18231 on 127.0.0.1; the script refuses to run if one is busy.
+# Ports 18200-18232 on 127.0.0.1; the script refuses to run if one is busy.
 # Every process it starts is stopped on exit, by PID. With the defaults a run
-# takes about 6 minutes (10 cells x 3 rounds x 11 s, plus start-up).
+# takes about 9 minutes (16 cells x 3 rounds x 11 s, plus start-up).
 
 set -uo pipefail
 
@@ -56,14 +63,19 @@ CONNS=${CONNS:-50}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-1}
 TARGET=1.2 # luxy pass-through CPU/request at most this multiple of haproxy's
+TARGET_HIT_1K=0.8   # luxy CPU per 1 KiB cache hit, at most this multiple of varnish's
+TARGET_HIT_100K=1.0 # luxy CPU per 100 KiB cache hit, at most this multiple of nginx's
 
 ORIGIN1=18200
 ORIGIN2=18201
 P_NGINX=18210
+P_NGINX_CACHE=18211
 P_HAPROXY=18220
+P_VARNISH=18221
 P_LUXY=18230
 P_LUXY_FWD=18231
-ALL_PORTS="$ORIGIN1 $ORIGIN2 $P_NGINX $P_HAPROXY $P_LUXY $P_LUXY_FWD"
+P_LUXY_CACHE=18232
+ALL_PORTS="$ORIGIN1 $ORIGIN2 $P_NGINX $P_NGINX_CACHE $P_HAPROXY $P_VARNISH $P_LUXY $P_LUXY_FWD $P_LUXY_CACHE"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -82,7 +94,7 @@ done
 
 for tool in nginx haproxy wrk curl; do
 	command -v "$tool" >/dev/null 2>&1 ||
-		die "missing $tool (make bench installs it: apt-get install wrk nginx-light haproxy curl procps)"
+		die "missing $tool (make bench installs it: apt-get install wrk nginx-light haproxy varnish curl procps)"
 done
 [ -x "$LUXY" ] || die "no luxy binary at $LUXY (run make all first)"
 
@@ -180,9 +192,10 @@ EOF
 
 write_origin() {
 	local d=$DIR/origin
-	mkdir -p "$d/tmp" "$DIR/www"
+	mkdir -p "$d/tmp" "$DIR/www/cached"
 	head -c 1024 /dev/zero | tr '\0' a >"$DIR/www/1k"
 	head -c 102400 /dev/zero | tr '\0' b >"$DIR/www/100k"
+	cp "$DIR/www/1k" "$DIR/www/100k" "$DIR/www/cached/"
 	{
 		nginx_top "$d"
 		cat <<EOF
@@ -192,6 +205,7 @@ write_origin() {
         listen 127.0.0.1:$ORIGIN1;
         listen 127.0.0.1:$ORIGIN2;
         root $DIR/www;
+        location /cached/ { add_header Cache-Control "max-age=60"; }
     }
 }
 EOF
@@ -223,6 +237,56 @@ write_nginx_proxy() {
 }
 EOF
 	} >"$d/nginx.conf"
+}
+
+write_nginx_cache() {
+	local d=$DIR/nginx-cache
+	mkdir -p "$d/tmp" "$d/cache"
+	{
+		nginx_top "$d"
+		cat <<EOF
+    sendfile on;
+    upstream origin {
+        server 127.0.0.1:$ORIGIN1;
+        server 127.0.0.1:$ORIGIN2;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    proxy_cache_path $d/cache levels=1:2 keys_zone=bench:10m max_size=256m
+                     inactive=10m use_temp_path=off;
+    server {
+        listen 127.0.0.1:$P_NGINX_CACHE;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffer_size 16k;
+            proxy_buffers 16 16k;
+            proxy_cache bench;
+            proxy_cache_lock on;
+            add_header X-Cache \$upstream_cache_status;
+        }
+    }
+}
+EOF
+	} >"$d/nginx.conf"
+}
+
+write_varnish() {
+	local d=$DIR/varnish
+	mkdir -p "$d"
+	cat >"$d/default.vcl" <<EOF
+vcl 4.1;
+import directors;
+backend o1 { .host = "127.0.0.1"; .port = "$ORIGIN1"; }
+backend o2 { .host = "127.0.0.1"; .port = "$ORIGIN2"; }
+sub vcl_init {
+    new rr = directors.round_robin();
+    rr.add_backend(o1);
+    rr.add_backend(o2);
+}
+sub vcl_recv { set req.backend_hint = rr.backend(); }
+EOF
 }
 
 write_haproxy() {
@@ -353,7 +417,7 @@ add_cells() { # name mode(direct|reverse|forward) port pid paths...
 			url=http://127.0.0.1:$port$path
 			got=$(http_probe "$url")
 		fi
-		case "$path" in /1k) want="200 1024" ;; /100k) want="200 102400" ;; *) want= ;; esac
+		case "$path" in */1k) want="200 1024" ;; */100k) want="200 102400" ;; *) want= ;; esac
 		if [ "$got" = "$want" ]; then
 			log "$name $path: probe ok ($got)"
 		else
@@ -452,8 +516,8 @@ if ! wait_ready "$ORIGIN_PID" "http://127.0.0.1:$ORIGIN1/1k" ||
 fi
 add_cells origin direct "$ORIGIN1" "$ORIGIN_PID" /1k /100k
 
-start_proxy() { # name mode port url-probe-proxy cmd... -> starts, waits, adds the cells
-	local name=$1 mode=$2 port=$3
+start_proxy() { # name mode port cmd... -> starts, waits, adds the cells of $PATHS (/1k /100k)
+	local name=$1 mode=$2 port=$3 paths=${PATHS:-/1k /100k}
 	shift 3
 	log "starting $name on :$port"
 	start_bg "$name" "$@"
@@ -461,7 +525,7 @@ start_proxy() { # name mode port url-probe-proxy cmd... -> starts, waits, adds t
 	if [ "$mode" = forward ]; then
 		wait_ready "$pid" "http://127.0.0.1:$ORIGIN1/1k" "127.0.0.1:$port" && ok=1
 	else
-		wait_ready "$pid" "http://127.0.0.1:$port/1k" && ok=1
+		wait_ready "$pid" "http://127.0.0.1:$port${paths%% *}" && ok=1
 	fi
 	if [ $ok = 0 ]; then
 		log "$name did not answer on :$port; its output:"
@@ -470,7 +534,8 @@ start_proxy() { # name mode port url-probe-proxy cmd... -> starts, waits, adds t
 		stop_pid "$pid"
 		return 1
 	fi
-	add_cells "$name" "$mode" "$port" "$pid" /1k /100k
+	# shellcheck disable=SC2086 # paths is a list
+	add_cells "$name" "$mode" "$port" "$pid" $paths
 }
 
 write_nginx_proxy
@@ -486,6 +551,25 @@ start_proxy luxy reverse "$P_LUXY" "$LUXY" -c "$DIR/luxy-passthrough.lua"
 
 write_luxy luxy-forward.lua "$P_LUXY_FWD"
 start_proxy luxy-forward forward "$P_LUXY_FWD" "$LUXY" -c "$DIR/luxy-forward.lua"
+
+write_nginx_cache
+as_root && chown -R nobody "$DIR/nginx-cache/tmp" "$DIR/nginx-cache/cache" 2>/dev/null
+PATHS="/cached/1k /cached/100k" start_proxy nginx-cache reverse "$P_NGINX_CACHE" \
+	nginx -p "$DIR/nginx-cache" -e "$DIR/nginx-cache/error.log" -c "$DIR/nginx-cache/nginx.conf"
+
+if command -v varnishd >/dev/null 2>&1; then
+	write_varnish
+	# -F foreground, one thread pool (varnish is thread-per-connection: one
+	# worker thread is impossible), malloc storage, no CLI port
+	PATHS="/cached/1k /cached/100k" start_proxy varnish reverse "$P_VARNISH" \
+		varnishd -F -n "$DIR/varnish/work" -a "127.0.0.1:$P_VARNISH" -T none \
+		-f "$DIR/varnish/default.vcl" -s malloc,256m -p thread_pools=1
+else
+	log "no varnishd (make bench installs varnish): the cache hits have no varnish anchor"
+fi
+
+write_luxy luxy-cache.lua "$P_LUXY_CACHE"
+PATHS="/cached/1k /cached/100k" start_proxy luxy-cache reverse "$P_LUXY_CACHE" "$LUXY" -c "$DIR/luxy-cache.lua"
 
 ncells=${#C_NAME[@]}
 log "$ncells cells x $REPEATS rounds x (${WARMUP} s warm-up + ${DURATION} s)"
@@ -517,7 +601,10 @@ for ((i = 0; i < ncells; i++)); do
 		continue
 	fi
 	vs=-
-	[ "$mode" != direct ] && vs=$(ratio "${CPU_MED[$name,$path]}" "${CPU_MED[haproxy,$path]:-}")
+	case "$path" in
+	/cached/*) [ "$name" != varnish ] && vs=$(ratio "${CPU_MED[$name,$path]}" "${CPU_MED[varnish,$path]:-}") ;;
+	*) [ "$mode" != direct ] && vs=$(ratio "${CPU_MED[$name,$path]}" "${CPU_MED[haproxy,$path]:-}") ;;
+	esac
 	rss=$(awk -v k="$(rss_kib "${C_PID[$i]}")" 'BEGIN { printf "%.1f", k / 1024 }')
 	ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |' \
 		"$name" "$mode" "$path" "$(median %.0f "${rps[@]}")" \
@@ -548,7 +635,20 @@ else
 	verdict="FAIL (target: at most ${TARGET}x)"
 fi
 
-versions="$(nginx -v 2>&1 | sed 's/^nginx version: //'), haproxy $(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), $("$LUXY" -v 2>&1 | head -n 1)"
+h1k=$(ratio "${CPU_MED[luxy-cache,/cached/1k]:-}" "${CPU_MED[varnish,/cached/1k]:-}")
+h100k=$(ratio "${CPU_MED[luxy-cache,/cached/100k]:-}" "${CPU_MED[nginx-cache,/cached/100k]:-}")
+hit_errors=$(errors_of luxy-cache)
+if [ "$h1k" = - ] || [ "$h100k" = - ]; then
+	hit_verdict="n/a (luxy-cache, varnish or nginx-cache has no result)"
+elif [ "$hit_errors" != 0 ]; then
+	hit_verdict="FAIL (luxy-cache had $hit_errors non-2xx responses or socket errors)"
+elif awk -v a="$h1k" -v b="$h100k" -v t="$TARGET_HIT_1K" -v u="$TARGET_HIT_100K" 'BEGIN { exit !(a <= t && b <= u) }'; then
+	hit_verdict="PASS (targets: at most ${TARGET_HIT_1K}x varnish, ${TARGET_HIT_100K}x nginx)"
+else
+	hit_verdict="FAIL (targets: at most ${TARGET_HIT_1K}x varnish, ${TARGET_HIT_100K}x nginx)"
+fi
+
+versions="$(nginx -v 2>&1 | sed 's/^nginx version: //'), haproxy $(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }'), $(varnishd -V 2>&1 | awk 'NR == 1 { print $2 }' | tr -d '()'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), $("$LUXY" -v 2>&1 | head -n 1)"
 noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "median %.2f, max %.2f", a[int((NR + 1) / 2)], a[NR]; else print "-" }')
 
 {
@@ -559,19 +659,20 @@ noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = 
 	echo "Versions: $versions"
 	echo "Load: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency after a ${WARMUP} s warm-up; median of $REPEATS interleaved rounds"
 	echo
-	echo "| anchor | mode | path | req/s | p50 ms | p99 ms | CPU us/req | CPU vs haproxy | CPU spread | RSS MiB | non-2xx / sock err |"
+	echo "| anchor | mode | path | req/s | p50 ms | p99 ms | CPU us/req | CPU vs anchor | CPU spread | RSS MiB | non-2xx / sock err |"
 	echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${ROWS[@]}"
 	echo
 	echo "CPU us/req: utime+stime of the process tree under test (for origin: the origin itself) per"
-	echo "completed request. CPU vs haproxy: that over haproxy's for the same path (luxy-forward is a"
-	echo "forward proxy: its ratio is indicative only). CPU spread: (max - min) / median over the rounds."
+	echo "completed request. CPU vs anchor: that over haproxy's for the same path, or varnish's for the"
+	echo "cache hits under /cached/ (luxy-forward is a forward proxy: its ratio is indicative only)."
+	echo "CPU spread: (max - min) / median over the rounds."
 	echo "Busy CPU outside origin and proxy (wrk, other load), in cores per run: $noise."
 	for ((i = 0; i < ncells; i++)); do
 		n=$((${V[$i,bad]:-0} + ${V[$i,sock]:-0}))
 		[ "$n" != 0 ] && echo "Errors: ${C_NAME[$i]} ${C_PATH[$i]}: ${V[$i,bad]:-0} non-2xx, ${V[$i,sock]:-0} socket errors (wrk output: $DIR/wrk-${C_NAME[$i]}-${C_PATH[$i]//\//}-*.txt)"
 	done
-	for name in luxy luxy-forward; do
+	for name in luxy luxy-forward luxy-cache; do
 		if [ -s "$DIR/$name.log" ]; then
 			echo
 			echo "$name wrote to stderr ($DIR/$name.log), last lines:"
@@ -590,6 +691,11 @@ noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = 
 		echo "luxy pass-through CPU/request vs haproxy: n/a: $verdict"
 	else
 		echo "luxy pass-through CPU/request vs haproxy: ${r1k}x for /1k, ${r100k}x for /100k: $verdict"
+	fi
+	if [ "$h1k" = - ] || [ "$h100k" = - ]; then
+		echo "luxy CPU per cache hit: n/a: $hit_verdict"
+	else
+		echo "luxy CPU per cache hit: ${h1k}x varnish's for /cached/1k, ${h100k}x nginx's for /cached/100k: $hit_verdict"
 	fi
 } | tee "$DIR/report.md"
 

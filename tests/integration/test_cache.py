@@ -676,6 +676,9 @@ cache { size = "8MB" }
     r = c.roundtrip("GET", url)
     assert r.body == b"1" and r.header("X-Cache") == "HIT"
     assert o.count("/f") == 1
+    r = c.roundtrip("PURGE", url)
+    assert r.status == 200, "a forward listener purges absolute URLs"
+    assert c.roundtrip("GET", url).body == b"2"
 
 
 # ---------------------------------------------------------------- the examples in scripts/cache

@@ -1,4 +1,4 @@
-"""Every Lua snippet in README.md, docs/config.md and docs/lua-api.md is
+"""Every Lua snippet in README.md, docs/config.md, docs/lua-api.md and docs/caching.md is
 taken from the Markdown itself and checked with `luxy -t`, so the docs
 cannot drift from what the binary accepts. A snippet that declares no
 listener gets a forward one in front (fragments such as `workers(2)`);
@@ -11,7 +11,7 @@ import pytest
 
 from luxyharness import REPO, run_check
 
-DOCS = ["README.md", "docs/config.md", "docs/lua-api.md"]
+DOCS = ["README.md", "docs/config.md", "docs/lua-api.md", "docs/caching.md"]
 
 
 def snippets():
