@@ -1,0 +1,149 @@
+/* config_listen.c (lua/) - the listen directive: the address, the mode,
+ * who may connect, and what each mode does to the traffic (anonymity and
+ * destinations for forward listeners; forwarding fields and backend
+ * hiding for reverse ones). Options that mean nothing in the listener's
+ * mode are errors. */
+#include "config_dsl.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/config.h"
+#include "../core/headers.h"
+#include "../core/luxy.h"
+
+static void parse_allow(lua_State *L, int t, struct listener_config *l, const char *what)
+{
+    if (!opt_field(L, t, "allow"))
+        return;
+    int a = lua_gettop(L);
+    if (lua_type(L, a) == LUA_TSTRING) {
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, a);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, a);
+    }
+    if (!lua_istable(L, a))
+        luaL_error(L, "%s: allow must be a list of networks such as { \"127.0.0.0/8\" }", what);
+    unsigned n = (unsigned)lua_rawlen(L, a);
+    if (n == 0)
+        luaL_error(L, "%s: allow is empty, nobody could connect (everyone: { \"0.0.0.0/0\", \"::/0\" })", what);
+    l->allow = xcalloc(n, sizeof(*l->allow));
+    for (unsigned i = 0; i < n; i++) {
+        lua_rawgeti(L, a, (lua_Integer)i + 1);
+        const char *s = lua_tostring(L, -1);
+        if (s == NULL || cidr_parse(s, &l->allow[i]) == -1)
+            luaL_error(L, "%s: allow[%d] is not a network such as \"10.0.0.0/8\"", what, (int)i + 1);
+        lua_pop(L, 1);
+    }
+    l->nallow = n;
+    lua_pop(L, 1);
+}
+
+static void parse_connect_ports(lua_State *L, int t, struct listener_config *l, const char *what)
+{
+    if (!opt_field(L, t, "connect_ports"))
+        return;
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: connect_ports must be a list of ports such as { 443 }", what);
+    unsigned n = (unsigned)lua_rawlen(L, -1);
+    l->connect_ports = xcalloc(n ? n : 1, sizeof(*l->connect_ports));
+    for (unsigned i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        lua_Integer p = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+        if (p < 1 || p > 65535)
+            luaL_error(L, "%s: connect_ports[%d] is not a port", what, (int)i + 1);
+        l->connect_ports[i] = (uint16_t)p;
+        lua_pop(L, 1);
+    }
+    l->nconnect_ports = n;
+    lua_pop(L, 1);
+}
+
+static void set_default_allow_loopback(struct listener_config *l)
+{
+    /* a forward proxy open to the world is an abuse magnet: without an
+     * explicit allow list only this host may use it */
+    l->allow = xcalloc(2, sizeof(*l->allow));
+    cidr_parse("127.0.0.0/8", &l->allow[0]);
+    cidr_parse("::1", &l->allow[1]);
+    l->nallow = 2;
+}
+
+int dsl_listen(lua_State *L)
+{
+    struct config *c = building(L);
+    if (lua_type(L, 1) == LUA_TSTRING) { /* listen "0.0.0.0:8080" */
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, 1);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, 1);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "mode", "allow", "upstream", "connect_ports", "via",
+                                        "x_forwarded", "backlog", "keepalive", "cache", NULL };
+    lua_rawgeti(L, 1, 1);
+    const char *spec = lua_tostring(L, -1);
+    if (spec == NULL)
+        return luaL_error(L, "listen: the first item must be an address such as \"127.0.0.1:8080\"");
+    char what[160];
+    snprintf(what, sizeof(what), "listen %s", spec);
+    check_keys(L, 1, what, keys, true);
+    if (lua_rawlen(L, 1) != 1)
+        return luaL_error(L, "%s: one address per listen", what);
+
+    c->listeners = xrealloc(c->listeners, (c->nlisteners + 1) * sizeof(*c->listeners));
+    struct listener_config *l = &c->listeners[c->nlisteners++];
+    memset(l, 0, sizeof(*l));
+    l->spec = xstrdup(spec);
+    l->line = caller_line(L);
+    char host[ADDR_HOSTLEN];
+    uint16_t port;
+    const char *err;
+    if (addr_split(spec, strlen(spec), host, &port, 0, &err) == -1)
+        return luaL_error(L, "%s: %s", what, err);
+    if (addr_from_ip(host, port, &l->addr) == -1)
+        return luaL_error(L, "%s: listen addresses must be IP addresses (\"0.0.0.0\", \"[::]\")", what);
+    char *mode = opt_string(L, 1, what, "mode", "reverse");
+    bool known_mode = strcmp(mode, "reverse") == 0 || strcmp(mode, "forward") == 0;
+    l->mode = strcmp(mode, "forward") == 0 ? MODE_FORWARD : MODE_REVERSE;
+    free(mode);
+    if (!known_mode)
+        return luaL_error(L, "%s: mode must be \"reverse\" or \"forward\"", what);
+    /* options that would be silently meaningless for this mode */
+    static const char *const forward_only[] = { "connect_ports", "keepalive", NULL };
+    static const char *const reverse_only[] = { "upstream", NULL };
+    for (const char *const *k = l->mode == MODE_FORWARD ? reverse_only : forward_only; *k; k++) {
+        lua_getfield(L, 1, *k);
+        bool given = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (given)
+            return luaL_error(L, "%s: '%s' means nothing for a %s listener (it is for %s listeners)", what, *k,
+                              l->mode == MODE_FORWARD ? "forward" : "reverse",
+                              l->mode == MODE_FORWARD ? "reverse" : "forward");
+    }
+    parse_allow(L, 1, l, what);
+    if (l->nallow == 0 && l->mode == MODE_FORWARD)
+        set_default_allow_loopback(l);
+    parse_connect_ports(L, 1, l, what);
+    l->upstream = opt_string(L, 1, what, "upstream", NULL);
+    if (opt_field(L, 1, "via")) {
+        if (lua_isboolean(L, -1))
+            l->via = lua_toboolean(L, -1) ? xstrdup("luxy") : NULL;
+        else if (lua_type(L, -1) == LUA_TSTRING && headers_valid_value(slice_make(lua_tostring(L, -1), lua_rawlen(L, -1))))
+            l->via = xstrdup(lua_tostring(L, -1));
+        else
+            return luaL_error(L, "%s: via must be true, false or a name", what);
+        lua_pop(L, 1);
+    } else {
+        l->via = xstrdup("luxy");
+    }
+    l->x_forwarded = opt_bool(L, 1, what, "x_forwarded", true);
+    l->cache = opt_bool(L, 1, what, "cache", true);
+    l->backlog = (int)opt_int(L, 1, what, "backlog", 511, 1, 65535);
+    l->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 64, 0, 100000);
+    return 0;
+}
+
