@@ -14,6 +14,7 @@
  * on their worker's list, so a notification only ever touches requests
  * that are still alive. */
 #include "cache_serve.h"
+#include "response_policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,23 +318,8 @@ static void serve(struct request *r, struct cache_entry *e, const char *status)
     r->resp.reason = reason;
     headers_del(&r->resp.headers, H_CONTENT_LENGTH);
     add_field(r, SLICE_LIT("Age"), "%llu", (uint64_t)entry_age(e, now), 0, 0);
-    const struct cache_config *cc = &cs->cfg;
-    if (cc->status_header)
-        headers_set(&r->resp.headers, &r->arena, slice_make(cc->status_header, strlen(cc->status_header)),
-                    slice_make(status, strlen(status)));
-    const struct listener_config *lc = c->lc;
-    if (lc->via)
-        headers_add_via(&r->resp.headers, &r->arena, slice_make(lc->via, strlen(lc->via)));
-    struct vm *vm = r->w->vm;
-    if (hooks_defined(vm, HOOK_ON_RESPONSE) && !r->response_hooked) {
-        r->response_hooked = true;
-        if (hooks_on_response(vm, r) != HOOK_OK) {
-            hold_entry(r, NULL);
-            r->state = RS_EXCHANGE;
-            request_fail(r, &err_hook);
-            return;
-        }
-    }
+    if (!response_policy(r))
+        return; /* the hook failed: a 500 went out instead */
     if (!bodied) {
         r->framing = FRAME_NONE;
         if (r->head.method == HTTP_HEAD && known >= 0 && code != 304)

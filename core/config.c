@@ -50,6 +50,15 @@ static void free_listener(struct listener_config *l)
     free(l->upstream);
     free(l->connect_ports);
     free(l->via);
+    free(l->anon.user_agent);
+    free(l->anon.accept_language);
+    for (unsigned i = 0; i < l->anon.nsend_only; i++)
+        free(l->anon.send_only[i]);
+    free(l->anon.send_only);
+    destination_free(&l->deny);
+    free(l->parent);
+    free(l->fwd.trusted);
+    free(l->server_header);
 }
 
 static void free_upstream(struct upstream_config *u)

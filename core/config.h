@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "anonymity.h"
+#include "destination.h"
+#include "forwarding.h"
 #include "resolve.h"
 
 enum listen_mode { MODE_REVERSE, MODE_FORWARD };
@@ -20,10 +23,16 @@ struct listener_config {
     struct cidr *allow;         /* clients allowed; none: everyone */
     unsigned nallow;
     char *upstream;             /* reverse: the default upstream (NULL: a script routes) */
-    uint16_t *connect_ports;    /* forward: CONNECT allowed to these; none: any */
+    uint16_t *connect_ports;    /* forward: CONNECT allowed to these (default 443) */
     unsigned nconnect_ports;
+    bool connect_any;           /* forward: connect_ports = "any" */
     char *via;                  /* Via pseudonym ("luxy"); NULL: no Via */
-    bool x_forwarded;           /* add X-Forwarded-For / -Proto */
+    struct anonymity_config anon;     /* forward: what origins learn about clients */
+    struct destination_rules deny;    /* forward: deny_destinations */
+    char *parent;               /* forward: the parent proxy group requests go through, or NULL */
+    struct forwarding_config fwd;     /* trusted_proxies; reverse: the forwarding fields */
+    bool hide_backend;          /* reverse: backend software and addresses stay hidden */
+    char *server_header;        /* reverse, hide_backend: the Server clients see, or NULL: none */
     bool cache;                 /* use the store, when there is one */
     int backlog;
     unsigned keepalive;         /* forward: idle connections kept per origin and worker */

@@ -24,3 +24,5 @@ const struct proxy_error err_no_upstream = { 500, "no upstream was chosen for th
 const struct proxy_error err_bad_request_body = { 400, "invalid request body framing" };
 const struct proxy_error err_not_cached = { 504, "not in the cache (only-if-cached)" };
 const struct proxy_error err_purge_denied = { 403, "PURGE is not allowed from this address" };
+const struct proxy_error err_destination_denied = { 403, "the destination is not allowed" };
+const struct proxy_error err_parent_refused = { 502, "the parent proxy refused the request" };

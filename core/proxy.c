@@ -11,6 +11,7 @@
  * request (request_fail, conn_close, request_response_complete) is the last
  * thing it does with r. */
 #include "proxy.h"
+#include "response_policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -81,15 +82,31 @@ static bool is_own_address(struct worker *w, const union sockaddr_u *a)
 
 static void origin_resolved(struct request *r, const struct resolved *res)
 {
+    const struct destination_rules *deny = &r->conn->lc->deny;
     r->addrs = *res;
+    unsigned kept = 0;
     for (unsigned i = 0; i < r->addrs.n; i++) {
-        addr_set_port(&r->addrs.addr[i], r->origin_port);
-        if (is_own_address(r->w, &r->addrs.addr[i])) {
-            r->peer = r->addrs.addr[i];
+        union sockaddr_u a = r->addrs.addr[i];
+        addr_set_port(&a, r->origin_port);
+        if (is_own_address(r->w, &a)) {
+            r->peer = a;
             request_fail(r, &err_loop);
             return;
         }
+        /* checked on the address connected to: a name cannot smuggle one in */
+        if (deny->nnets && destination_addr_denied(deny, &a))
+            continue;
+        r->addrs.addr[kept++] = a;
     }
+    if (r->addrs.n && kept == 0) {
+        char text[ADDR_STRLEN];
+        addr_format(&r->addrs.addr[0], text, sizeof(text), false);
+        log_info("client %s: destination %.*s (%s) refused (deny_destinations)", r->conn->peer_ip,
+                 (int)min(r->origin_host.len, (size_t)256), r->origin_host.ptr, text);
+        request_fail(r, &err_destination_denied);
+        return;
+    }
+    r->addrs.n = kept;
     r->state = RS_CONNECTING;
     next_attempt(r);
 }
@@ -602,26 +619,14 @@ static bool start_response(struct request *r)
     const struct listener_config *lc = r->conn->lc;
     struct headers *h = &r->resp.headers;
     headers_strip_hop_by_hop(h, 0);
-    if (lc->via)
-        headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
     if (w->cache && lc->cache) {
-        if (lc->mode == MODE_REVERSE)
-            cache_drop_targeted(&w->cache->cfg, h); /* meant for this cache, not the client */
-        if (r->cache_status && w->cache->cfg.status_header)
-            headers_set(h, &r->arena, slice_make(w->cache->cfg.status_header, strlen(w->cache->cfg.status_header)),
-                        slice_make(r->cache_status, strlen(r->cache_status)));
         unsigned m = r->head.method;
         bool safe = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE;
         if (!safe && r->resp.status < 400)
             cache_invalidate(r);
     }
-    if (hooks_defined(w->vm, HOOK_ON_RESPONSE)) {
-        r->response_hooked = true;
-        if (hooks_on_response(w->vm, r) != HOOK_OK) {
-            request_fail(r, &err_hook);
-            return false;
-        }
-    }
+    if (!response_policy(r))
+        return false;
     bool has_body = http_response_has_body(r->head.method, r->resp.status);
     if (!has_body) {
         r->framing = FRAME_NONE;

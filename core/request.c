@@ -66,7 +66,12 @@ void request_free(struct request *r)
 
 struct slice request_client_ip(const struct request *r)
 {
-    return slice_make(r->conn->peer_ip, r->conn->peer_ip_len);
+    return r->client_ip.ptr ? r->client_ip : slice_make(r->conn->peer_ip, r->conn->peer_ip_len);
+}
+
+const union sockaddr_u *request_client_addr(const struct request *r)
+{
+    return r->client_ip.ptr ? &r->client_addr : &r->conn->peer;
 }
 
 /* ---- the access log ---- */
@@ -107,8 +112,9 @@ static void access_log(struct request *r)
         e += (size_t)snprintf(extra + e, sizeof(extra) - e, " retries=%u", retries);
     if (r->error_text)
         snprintf(extra + e, sizeof(extra) - e, " error=\"%s\"", r->error_text);
+    struct slice client = request_client_ip(r);
     int n = snprintf(line, sizeof(line), "%.*s \"%s\" %u %" PRIu64 " upstream=%s backend=%s %.3fs%s",
-                     (int)r->conn->peer_ip_len, r->conn->peer_ip, reqline, r->status, r->bytes_out, up, peer,
+                     (int)client.len, client.ptr, reqline, r->status, r->bytes_out, up, peer,
                      ev_now(r->w->loop) - r->started, extra);
     if (n > 0)
         log_access(line, min((size_t)n, sizeof(line) - 1));
@@ -356,12 +362,25 @@ static struct slice authority(struct request *r)
 
 static bool connect_port_allowed(const struct listener_config *lc, uint16_t port)
 {
-    if (lc->nconnect_ports == 0)
+    if (lc->connect_any)
         return true;
     for (unsigned i = 0; i < lc->nconnect_ports; i++)
         if (lc->connect_ports[i] == port)
             return true;
     return false;
+}
+
+/* deny_destinations by name; the addresses are checked once resolved. */
+static unsigned destination_allowed(struct request *r, const char **why)
+{
+    const struct destination_rules *d = &r->conn->lc->deny;
+    if (d->nhosts && destination_host_denied(d, r->origin_host)) {
+        log_info("client %s: destination %.*s refused (deny_destinations)", r->conn->peer_ip,
+                 (int)min(r->origin_host.len, (size_t)256), r->origin_host.ptr);
+        *why = "the destination is not allowed";
+        return 403;
+    }
+    return 0;
 }
 
 /* Applies the listener's mode to the target. Returns 0 or a status. */
@@ -383,7 +402,7 @@ static unsigned route_by_mode(struct request *r, const char **why)
         r->tunnel = true;
         r->origin_host = t->host;
         r->origin_port = t->port;
-        return 0;
+        return destination_allowed(r, why);
     }
     if (t->absolute) {
         if (!slice_caseeq_lit(t->scheme, "http")) {
@@ -395,6 +414,9 @@ static unsigned route_by_mode(struct request *r, const char **why)
         if (lc->mode == MODE_FORWARD) {
             r->origin_host = t->host;
             r->origin_port = t->port;
+            unsigned st = destination_allowed(r, why);
+            if (st)
+                return st;
         }
     } else if (headers_find(&r->head.headers, H_HOST, 0) < 0 && r->head.minor >= 1) {
         *why = "missing Host header";
@@ -406,6 +428,45 @@ static unsigned route_by_mode(struct request *r, const char **why)
     return 0;
 }
 
+struct anonymity_subject request_anonymity_subject(const struct request *r)
+{
+    const struct listener_config *lc = r->conn->lc;
+    struct anonymity_subject s = {
+        .client_ip = request_client_ip(r), .host = r->origin_host, .port = r->origin_port,
+        .via = lc->via ? slice_make(lc->via, strlen(lc->via)) : SLICE_NULL, .third_party = r->third_party,
+    };
+    return s;
+}
+
+static void anonymize(struct request *r)
+{
+    const struct listener_config *lc = r->conn->lc;
+    if (r->anon_level == ANON_OFF)
+        return;
+    if (lc->anon.cookies == COOKIES_THIRD_PARTY)
+        r->third_party = anonymity_third_party(&r->head.headers, r->origin_host);
+    struct anonymity_subject s = request_anonymity_subject(r);
+    anonymity_request(&r->head.headers, &r->arena, &lc->anon, r->anon_level, &s);
+}
+
+void request_set_anonymity(struct request *r, enum anonymity_level level)
+{
+    r->head.headers = headers_copy(&r->client_fields, &r->arena);
+    r->anon_level = level;
+    anonymize(r);
+}
+
+/* The client behind trusted proxies, from their fields. */
+static void find_client(struct request *r)
+{
+    const struct forwarding_config *fc = &r->conn->lc->fwd;
+    if (!forwarding_client(fc, &r->head.headers, &r->client_addr))
+        return;
+    char *text = arena_alloc(&r->arena, ADDR_STRLEN);
+    size_t n = addr_format(&r->client_addr, text, ADDR_STRLEN, false);
+    r->client_ip = slice_make(text, n);
+}
+
 static void apply_hygiene(struct request *r)
 {
     const struct listener_config *lc = r->conn->lc;
@@ -415,8 +476,21 @@ static void apply_hygiene(struct request *r)
      * request_begin removes it before anything is sent */
     headers_strip_hop_by_hop(h, (upgrade ? HOP_KEEP_UPGRADE : 0) | HOP_KEEP_PROXY_AUTH);
     headers_del(h, H_CONTENT_LENGTH); /* framing is re-declared on the way out */
-    if (lc->x_forwarded)
-        headers_add_forwarded_for(h, &r->arena, request_client_ip(r), SLICE_LIT("http"));
+    bool peer_trusted = lc->fwd.ntrusted && forwarding_trusted(&lc->fwd, &r->conn->peer);
+    if (peer_trusted)
+        find_client(r);
+    if (hooks_defined(r->w->vm, HOOK_ON_REQUEST) || hooks_defined(r->w->vm, HOOK_ON_RESPONSE))
+        r->client_fields = headers_copy(h, &r->arena); /* for req:client_header, req.anonymity */
+    if (lc->mode == MODE_FORWARD) {
+        r->anon_level = lc->anon.level;
+        anonymize(r);
+        return;
+    }
+    struct forwarding_subject s = {
+        .peer_trusted = peer_trusted, .peer_ip = slice_make(r->conn->peer_ip, r->conn->peer_ip_len),
+        .host = slice_trim(headers_get(h, H_HOST)), .port = addr_port(&lc->addr),
+    };
+    forwarding_request(h, &r->arena, &lc->fwd, &s);
     if (lc->via)
         headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
 }

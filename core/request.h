@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addr.h"
+#include "anonymity.h"
 #include "arena.h"
 #include "body.h"
 #include "cache.h"
@@ -61,6 +63,13 @@ struct request {
     struct slice origin_host;   /* forward: from the target */
     uint16_t origin_port;
     bool tunnel;                /* CONNECT, or an Upgrade request */
+
+    /* who the client is, and what the next hop learns of it */
+    struct slice client_ip;     /* behind trusted proxies: from their fields; else the peer's */
+    union sockaddr_u client_addr;
+    struct headers client_fields; /* as the client sent them (hop-by-hop removed), when a script may ask */
+    enum anonymity_level anon_level; /* forward */
+    bool third_party;           /* forward: another site's page asked for it */
 
     /* the backend */
     struct upstream *up;
@@ -172,7 +181,15 @@ void request_response_complete(struct request *r);
 /* Frees a request (its conn must not point at it any more). */
 void request_free(struct request *r);
 
-/* The client's address as text (for X-Forwarded-For, logs, Lua). */
+/* The client: behind trusted proxies the address their fields name, else
+ * the peer's; as text (X-Forwarded-For, logs, Lua) and as an address. */
 struct slice request_client_ip(const struct request *r);
+const union sockaddr_u *request_client_addr(const struct request *r);
+
+/* Forward requests: what the anonymity rules need about r. */
+struct anonymity_subject request_anonymity_subject(const struct request *r);
+/* Applies r->anon_level to the request's fields as the client sent them
+ * (req.anonymity from on_request: what the script changed before is lost). */
+void request_set_anonymity(struct request *r, enum anonymity_level level);
 
 #endif

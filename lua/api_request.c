@@ -72,6 +72,14 @@ static int req_header(lua_State *L)
     return api_headers_get(L, &check_request(L, 1)->head.headers, 2);
 }
 
+/* req:client_header(name): the field as the client sent it, before the
+ * anonymity level or the forwarding rules changed it. */
+static int req_client_header(lua_State *L)
+{
+    struct request *r = check_request(L, 1);
+    return api_headers_get(L, r->client_fields.v ? &r->client_fields : &r->head.headers, 2);
+}
+
 static int req_headers(lua_State *L)
 {
     return api_headers_table(L, &check_request(L, 1)->head.headers);
@@ -142,7 +150,7 @@ static int req_client_in(lua_State *L)
     struct cidr c;
     if (cidr_parse(luaL_checkstring(L, 2), &c) == -1)
         return luaL_argerror(L, 2, "not a network such as \"10.0.0.0/8\"");
-    lua_pushboolean(L, cidr_match(&c, &r->conn->peer));
+    lua_pushboolean(L, cidr_match(&c, request_client_addr(r)));
     return 1;
 }
 
@@ -150,7 +158,8 @@ static const luaL_Reg methods[] = {
     { "header", req_header },         { "headers", req_headers },
     { "set_header", req_set_header }, { "add_header", req_add_header },
     { "del_header", req_del_header }, { "respond", req_respond },
-    { "client_in", req_client_in },   { NULL, NULL },
+    { "client_in", req_client_in },   { "client_header", req_client_header },
+    { NULL, NULL },
 };
 
 /* ---- properties ---- */
@@ -207,6 +216,8 @@ static int req_index(lua_State *L)
     else if (strcmp(k, "version") == 0)
         lua_pushstring(L, r->head.minor == 0 ? "1.0" : "1.1");
     else if (strcmp(k, "client_ip") == 0)
+        push_slice(L, request_client_ip(r));
+    else if (strcmp(k, "peer_ip") == 0)
         lua_pushlstring(L, r->conn->peer_ip, r->conn->peer_ip_len);
     else if (strcmp(k, "client_port") == 0)
         lua_pushinteger(L, addr_port(&r->conn->peer));
@@ -218,6 +229,9 @@ static int req_index(lua_State *L)
         push_slice(L, r->upstream_name.len ? r->upstream_name : SLICE_NULL);
     else if (strcmp(k, "ctx") == 0)
         push_ctx(L, r);
+    else if (strcmp(k, "anonymity") == 0)
+        r->conn->lc->mode == MODE_FORWARD ? (void)lua_pushstring(L, anonymity_level_name(r->anon_level))
+                                          : lua_pushnil(L);
     else
         lua_pushnil(L);
     return 1;
@@ -257,6 +271,15 @@ static int req_newindex(lua_State *L)
         if (upstream_find(r->w, name, len) == NULL)
             return luaL_error(L, "unknown upstream '%s'", name);
         r->upstream_name = api_request_copy(L, r, name, len);
+    } else if (strcmp(k, "anonymity") == 0) {
+        if (r->conn->lc->mode != MODE_FORWARD)
+            return luaL_error(L, "req.anonymity is for forward listeners");
+        int level = lua_isboolean(L, 3) && !lua_toboolean(L, 3) ? ANON_OFF
+                    : lua_type(L, 3) == LUA_TSTRING        ? anonymity_level_parse(lua_tostring(L, 3))
+                                                           : -1;
+        if (level < 0)
+            return luaL_error(L, "req.anonymity must be \"transparent\", \"anonymous\", \"elite\" or false");
+        request_set_anonymity(r, (enum anonymity_level)level);
     } else {
         return luaL_error(L, "request field '%s' cannot be set", k);
     }

@@ -34,6 +34,11 @@ struct cidr *parse_networks(lua_State *L, int idx, const char *what, const char 
 /* A header-name option that false turns off; stack top table is index 1. */
 char *string_or_false(lua_State *L, const char *what, const char *k, const char *dflt);
 
+/* A list of strings (a single string is a list of one), each checked
+ * with valid (may be NULL); NULL when absent. */
+char **opt_string_list(lua_State *L, int t, const char *what, const char *k, unsigned *count,
+                       bool (*valid)(const char *s));
+
 int dsl_listen(lua_State *L);
 
 #endif

@@ -44,10 +44,21 @@ static void parse_allow(lua_State *L, int t, struct listener_config *l, const ch
 
 static void parse_connect_ports(lua_State *L, int t, struct listener_config *l, const char *what)
 {
-    if (!opt_field(L, t, "connect_ports"))
+    if (!opt_field(L, t, "connect_ports")) {
+        if (l->mode == MODE_FORWARD) { /* HTTPS only: a CONNECT to port 25 is a spam relay */
+            l->connect_ports = xcalloc(1, sizeof(*l->connect_ports));
+            l->connect_ports[0] = 443;
+            l->nconnect_ports = 1;
+        }
         return;
+    }
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "any") == 0) {
+        l->connect_any = true;
+        lua_pop(L, 1);
+        return;
+    }
     if (!lua_istable(L, -1))
-        luaL_error(L, "%s: connect_ports must be a list of ports such as { 443 }", what);
+        luaL_error(L, "%s: connect_ports must be a list of ports such as { 443, 8443 }, or \"any\"", what);
     unsigned n = (unsigned)lua_rawlen(L, -1);
     l->connect_ports = xcalloc(n ? n : 1, sizeof(*l->connect_ports));
     for (unsigned i = 0; i < n; i++) {
@@ -60,6 +71,115 @@ static void parse_connect_ports(lua_State *L, int t, struct listener_config *l, 
     }
     l->nconnect_ports = n;
     lua_pop(L, 1);
+}
+
+static bool valid_field_name(const char *s)
+{
+    return headers_valid_name(slice_make(s, strlen(s)));
+}
+
+static char *opt_field_value(lua_State *L, const char *what, const char *k, const char *dflt)
+{
+    char *v = opt_string(L, 1, what, k, dflt);
+    if (v && !headers_valid_value(slice_make(v, strlen(v)))) {
+        free(v);
+        luaL_error(L, "%s: %s is not a valid header value", what, k);
+    }
+    return v;
+}
+
+static bool given(lua_State *L, const char *k)
+{
+    lua_getfield(L, 1, k);
+    bool g = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return g;
+}
+
+/* forward: anonymity level and its options, destinations, parent */
+static void parse_forward(lua_State *L, struct listener_config *l, const char *what)
+{
+    struct anonymity_config *a = &l->anon;
+    a->level = ANON_ANONYMOUS;
+    if (opt_field(L, 1, "anonymity")) {
+        int lv = -1;
+        if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
+            lv = ANON_OFF;
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            lv = anonymity_level_parse(lua_tostring(L, -1)); /* "off" is false */
+        if (lv < 0)
+            luaL_error(L, "%s: anonymity must be \"transparent\", \"anonymous\", \"elite\" or false", what);
+        a->level = (enum anonymity_level)lv;
+        lua_pop(L, 1);
+    }
+    if (a->level != ANON_ELITE) {
+        static const char *const elite_only[] = { "user_agent", "accept_language", NULL };
+        for (const char *const *k = elite_only; *k; k++)
+            if (given(L, *k))
+                luaL_error(L, "%s: '%s' applies with anonymity = \"elite\" only", what, *k);
+    }
+    if (a->level == ANON_OFF) {
+        static const char *const level_only[] = { "cookies", "send_only", NULL };
+        for (const char *const *k = level_only; *k; k++)
+            if (given(L, *k))
+                luaL_error(L, "%s: '%s' needs an anonymity level (with anonymity = false a script decides)", what, *k);
+    }
+    if (a->level == ANON_ELITE) {
+        a->user_agent = opt_field_value(L, what, "user_agent", ANON_DEFAULT_USER_AGENT);
+        a->accept_language = opt_field_value(L, what, "accept_language", ANON_DEFAULT_ACCEPT_LANGUAGE);
+    }
+    char *cookies = opt_string(L, 1, what, "cookies", "pass");
+    a->cookies = strcmp(cookies, "strip") == 0 ? COOKIES_STRIP
+                 : strcmp(cookies, "third_party") == 0 ? COOKIES_THIRD_PARTY : COOKIES_PASS;
+    bool known = strcmp(cookies, "pass") == 0 || a->cookies != COOKIES_PASS;
+    free(cookies);
+    if (!known)
+        luaL_error(L, "%s: cookies must be \"pass\", \"strip\" or \"third_party\"", what);
+    a->send_only = opt_string_list(L, 1, what, "send_only", &a->nsend_only, valid_field_name);
+    if (a->send_only && a->nsend_only == 0)
+        luaL_error(L, "%s: send_only is empty (Host alone would go out); list the fields to send", what);
+
+    unsigned n;
+    char **rules = opt_string_list(L, 1, what, "deny_destinations", &n, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        const char *why = NULL;
+        bool ok = destination_add(&l->deny, rules[i], &why);
+        if (!ok) {
+            lua_pushfstring(L, "%s: deny_destinations[%d] '%s': %s (presets: %s)", what, (int)i + 1, rules[i], why,
+                            destination_presets());
+            for (unsigned j = 0; j < n; j++)
+                free(rules[j]);
+            free(rules);
+            lua_error(L);
+        }
+    }
+    for (unsigned j = 0; j < n; j++)
+        free(rules[j]);
+    free(rules);
+    l->parent = opt_string(L, 1, what, "parent", NULL);
+}
+
+/* reverse: the forwarding fields backends get, and what clients never see */
+static void parse_reverse(lua_State *L, struct listener_config *l, const char *what)
+{
+    l->fwd.x_forwarded = opt_bool(L, 1, what, "x_forwarded", true);
+    l->fwd.forwarded = opt_bool(L, 1, what, "forwarded", false);
+    char *fh = opt_string(L, 1, what, "forwarding_headers", "drop");
+    bool ok = strcmp(fh, "drop") == 0 || strcmp(fh, "keep") == 0;
+    l->fwd.keep_client_fields = strcmp(fh, "keep") == 0;
+    free(fh);
+    if (!ok)
+        luaL_error(L, "%s: forwarding_headers must be \"drop\" (from untrusted clients) or \"keep\"", what);
+    l->hide_backend = opt_bool(L, 1, what, "hide_backend", true);
+    if (!l->hide_backend && given(L, "server_header"))
+        luaL_error(L, "%s: server_header applies with hide_backend only", what);
+    if (opt_field(L, 1, "server_header")) {
+        if (lua_type(L, -1) != LUA_TSTRING || !headers_valid_value(slice_make(lua_tostring(L, -1), lua_rawlen(L, -1))) ||
+            lua_rawlen(L, -1) == 0)
+            luaL_error(L, "%s: server_header must be the Server value clients see, such as \"web\"", what);
+        l->server_header = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
 }
 
 static void set_default_allow_loopback(struct listener_config *l)
@@ -82,8 +202,11 @@ int dsl_listen(lua_State *L)
         lua_replace(L, 1);
     }
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = { "mode", "allow", "upstream", "connect_ports", "via",
-                                        "x_forwarded", "backlog", "keepalive", "cache", NULL };
+    static const char *const keys[] = { "mode", "allow", "upstream", "connect_ports", "via", "x_forwarded",
+                                        "backlog", "keepalive", "cache", "anonymity", "user_agent",
+                                        "accept_language", "cookies", "send_only", "deny_destinations",
+                                        "parent", "trusted_proxies", "forwarded", "forwarding_headers",
+                                        "hide_backend", "server_header", NULL };
     lua_rawgeti(L, 1, 1);
     const char *spec = lua_tostring(L, -1);
     if (spec == NULL)
@@ -113,13 +236,13 @@ int dsl_listen(lua_State *L)
     if (!known_mode)
         return luaL_error(L, "%s: mode must be \"reverse\" or \"forward\"", what);
     /* options that would be silently meaningless for this mode */
-    static const char *const forward_only[] = { "connect_ports", "keepalive", NULL };
-    static const char *const reverse_only[] = { "upstream", NULL };
+    static const char *const forward_only[] = { "connect_ports", "keepalive", "anonymity", "user_agent",
+                                                "accept_language", "cookies", "send_only",
+                                                "deny_destinations", "parent", NULL };
+    static const char *const reverse_only[] = { "upstream", "x_forwarded", "forwarded", "forwarding_headers",
+                                                "hide_backend", "server_header", NULL };
     for (const char *const *k = l->mode == MODE_FORWARD ? reverse_only : forward_only; *k; k++) {
-        lua_getfield(L, 1, *k);
-        bool given = !lua_isnil(L, -1);
-        lua_pop(L, 1);
-        if (given)
+        if (given(L, *k))
             return luaL_error(L, "%s: '%s' means nothing for a %s listener (it is for %s listeners)", what, *k,
                               l->mode == MODE_FORWARD ? "forward" : "reverse",
                               l->mode == MODE_FORWARD ? "reverse" : "forward");
@@ -128,7 +251,17 @@ int dsl_listen(lua_State *L)
     if (l->nallow == 0 && l->mode == MODE_FORWARD)
         set_default_allow_loopback(l);
     parse_connect_ports(L, 1, l, what);
+    if (l->mode == MODE_FORWARD)
+        parse_forward(L, l, what);
+    else
+        parse_reverse(L, l, what);
+    if (opt_field(L, 1, "trusted_proxies")) {
+        l->fwd.trusted = parse_networks(L, lua_gettop(L), what, "trusted_proxies", &l->fwd.ntrusted);
+        lua_pop(L, 1);
+    }
     l->upstream = opt_string(L, 1, what, "upstream", NULL);
+    if (l->mode == MODE_FORWARD && l->anon.level == ANON_ELITE && given(L, "via"))
+        return luaL_error(L, "%s: via means nothing with anonymity = \"elite\" (it sends no Via)", what);
     if (opt_field(L, 1, "via")) {
         if (lua_isboolean(L, -1))
             l->via = lua_toboolean(L, -1) ? xstrdup("luxy") : NULL;
@@ -140,7 +273,6 @@ int dsl_listen(lua_State *L)
     } else {
         l->via = xstrdup("luxy");
     }
-    l->x_forwarded = opt_bool(L, 1, what, "x_forwarded", true);
     l->cache = opt_bool(L, 1, what, "cache", true);
     l->backlog = (int)opt_int(L, 1, what, "backlog", 511, 1, 65535);
     l->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 64, 0, 100000);

@@ -252,3 +252,39 @@ char *string_or_false(lua_State *L, const char *what, const char *k, const char 
     return v;
 }
 
+
+/* A list of strings at t[k] (a single string is a list of one); each is
+ * checked with valid() when given. NULL and *count 0 when absent. */
+char **opt_string_list(lua_State *L, int t, const char *what, const char *k, unsigned *count,
+                       bool (*valid)(const char *s))
+{
+    *count = 0;
+    if (!opt_field(L, t, k))
+        return NULL;
+    int idx = lua_gettop(L);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, idx);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, idx);
+    }
+    if (!lua_istable(L, idx))
+        luaL_error(L, "%s: %s must be a list of strings", what, k);
+    unsigned n = (unsigned)lua_rawlen(L, idx);
+    char **v = xcalloc(n ? n : 1, sizeof(*v));
+    for (unsigned i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (e == NULL || (valid && !valid(e))) {
+            for (unsigned j = 0; j < i; j++)
+                free(v[j]);
+            free(v);
+            luaL_error(L, "%s: %s[%d] is not valid", what, k, (int)i + 1);
+        }
+        v[i] = xstrdup(e);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    *count = n;
+    return v;
+}

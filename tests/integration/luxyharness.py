@@ -812,7 +812,7 @@ REASONS = {100: "Continue", 200: "OK", 201: "Created", 204: "No Content", 301: "
 
 def default_handler(req, conn):
     body = ("%s %s\n" % (req.method, req.target)).encode()
-    conn.respond(200, body, [("Content-Type", "text/plain"), ("X-Backend", conn.backend.name)],
+    conn.respond(200, body, [("Content-Type", "text/plain"), ("X-Test-Backend", conn.backend.name)],
                  req=req)
 
 

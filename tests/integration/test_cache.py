@@ -252,19 +252,19 @@ def test_revalidation_by_etag_updates_headers(env):
     def tagged(req, conn, n):
         if req.header("If-None-Match") == '"v1"':
             conn.send(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nCache-Control: max-age=1\r\n"
-                      b"X-Version: %d\r\n\r\n" % n)
+                      b"X-Revision: %d\r\n\r\n" % n)
             return
-        conn.respond(200, b"the body", [("Cache-Control", "max-age=1"), ("ETag", '"v1"'), ("X-Version", "1")],
+        conn.respond(200, b"the body", [("Cache-Control", "max-age=1"), ("ETag", '"v1"'), ("X-Revision", "1")],
                      req=req)
     o.routes["/etag"] = tagged
     assert get(lx.port, "/etag").body == b"the body"
     time.sleep(1.2)
     r = get(lx.port, "/etag")
     assert r.status == 200 and r.body == b"the body" and r.header("X-Cache") == "REVALIDATED", r
-    assert r.header("X-Version") == "2", "the 304's fields replace the stored ones"
+    assert r.header("X-Revision") == "2", "the 304's fields replace the stored ones"
     assert o.last("/etag").header("If-None-Match") == '"v1"'
     r = get(lx.port, "/etag")
-    assert r.header("X-Cache") == "HIT" and r.header("X-Version") == "2"
+    assert r.header("X-Cache") == "HIT" and r.header("X-Revision") == "2"
     assert o.count("/etag") == 2
 
 

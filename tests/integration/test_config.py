@@ -37,7 +37,7 @@ def test_good_config_passes(tmp_path):
     path = write(tmp_path, """
 workers(1)
 listen { "127.0.0.1:18080", mode = "reverse", upstream = "app" }
-listen { "127.0.0.1:13128", mode = "forward", allow = { "127.0.0.0/8" }, connect_ports = { 443 }, via = "edge", x_forwarded = false }
+listen { "127.0.0.1:13128", mode = "forward", allow = { "127.0.0.0/8" }, connect_ports = { 443 }, via = "edge", anonymity = "transparent" }
 upstream "app" { "127.0.0.1:19001", { "127.0.0.1:19002", weight = 2 }, balance = "least_conn", tries = 2, keepalive = 8 }
 timeouts { client_header = "10s", backend_read = "250ms", grace = 0 }
 limits { head_size = "16KB", body_size = false }

@@ -96,11 +96,11 @@ def test_on_request_routes_to_other_upstream(env):
     c = env.client(lx.port)
     r = c.roundtrip("GET", "/other")
     assert r.status == 200
-    assert r.header("X-Backend") == "other"
+    assert r.header("X-Test-Backend") == "other"
     assert other.last().target == "/other"
     assert not app.requests
     r = c.roundtrip("GET", "/plain")
-    assert r.header("X-Backend") == "app"
+    assert r.header("X-Test-Backend") == "app"
 
 
 def test_select_backend_picks_second(env):
@@ -125,7 +125,7 @@ end
         finally:
             c.close()
         assert r.status == 200, r
-        assert r.header("X-Backend") == "two"
+        assert r.header("X-Test-Backend") == "two"
     assert len(b2.requests) == 6
     assert not b1.requests and b1.connections == 0
 
@@ -145,7 +145,7 @@ end
 """
     lx = env.luxy(conf, one_port=b1.port, two_port=b2.port)
     c = env.client(lx.port)
-    assert c.roundtrip("GET", "/idx").header("X-Backend") == "one"
+    assert c.roundtrip("GET", "/idx").header("X-Test-Backend") == "one"
     r = c.roundtrip("GET", "/none")
     assert r.status == 503, r
     assert not b2.requests

@@ -51,8 +51,8 @@ upstream "app" { "127.0.0.1:$one_port", { "127.0.0.1:$two_port", weight = 2 }, b
     for i in range(30):
         r = c.roundtrip("GET", "/wrr%d" % i)
         assert r.status == 200
-        seen[r.header("X-Backend")] += 1
-        order.append(r.header("X-Backend"))
+        seen[r.header("X-Test-Backend")] += 1
+        order.append(r.header("X-Test-Backend"))
     assert seen == {"w1": 10, "w2": 20}, seen
     # smooth: never three in a row for the weight-2 server
     assert "w2,w2,w2" not in ",".join(order), order
@@ -143,7 +143,7 @@ end
     r = env.client(lx.port).roundtrip("GET", "/retry")
     assert r.status == 200, r
     assert r.header("X-Calls") == "2"
-    assert r.header("X-Backend") == "alive"
+    assert r.header("X-Test-Backend") == "alive"
 
 
 def test_routing_to_unknown_upstream_500(env):
@@ -200,5 +200,5 @@ end
 """
     lx = env.luxy(conf, one_port=b1.port, two_port=b2.port)
     c = env.client(lx.port)
-    names = [c.roundtrip("GET", "/r%d" % i).header("X-Backend") for i in range(10)]
+    names = [c.roundtrip("GET", "/r%d" % i).header("X-Test-Backend") for i in range(10)]
     assert sorted(names) == ["r1"] * 5 + ["r2"] * 5, names

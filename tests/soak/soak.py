@@ -160,7 +160,7 @@ def serve_http(port, name):
                     path = b"/" + path.split(b"/", 3)[3] if path.count(b"/") >= 3 else b"/"
                 params = dict(p.split(b"=", 1) for p in query.split(b"&") if b"=" in p)
                 close = hdrs.get(b"connection", b"").lower() == b"close"
-                extra = b"X-Backend: " + name_b + b"\r\n"
+                extra = b"X-Test-Backend: " + name_b + b"\r\n"
                 if close:
                     extra += b"Connection: close\r\n"
                 if path == b"/data":
@@ -455,7 +455,7 @@ class Worker:
                     raise Failure("Connection: close but luxy kept the connection open")
             except (HTTPError, OSError) as e:
                 raise Failure("after Connection: close: %r" % e)
-        return r.header("X-Backend")
+        return r.header("X-Test-Backend")
 
     def pick_request(self):
         return self.rnd.choices(["get-small", "get-large", "get-chunked", "post", "post-chunked"],
