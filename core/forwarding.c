@@ -138,7 +138,7 @@ static void append(struct headers *h, struct arena *a, struct slice name, struct
     headers_set(h, a, name, slice_make(p, len));
 }
 
-/* Sets name unless a trusted peer already did. */
+/* Sets name unless the value already there stands (a trusted peer's). */
 static void set_own(struct headers *h, struct arena *a, struct slice name, struct slice value, bool trusted)
 {
     if (trusted && headers_find(h, name, 0) >= 0)
@@ -179,15 +179,16 @@ void forwarding_request(struct headers *h, struct arena *a, const struct forward
                 h->v[kept++] = h->v[i];
         h->n = kept;
     }
+    bool theirs_stand = s->peer_trusted || fc->keep_client_fields;
     if (fc->x_forwarded) {
         append(h, a, SLICE_LIT("X-Forwarded-For"), s->peer_ip);
-        set_own(h, a, SLICE_LIT("X-Forwarded-Proto"), SLICE_LIT("http"), s->peer_trusted);
-        set_own(h, a, SLICE_LIT("X-Forwarded-Host"), s->host, s->peer_trusted);
+        set_own(h, a, SLICE_LIT("X-Forwarded-Proto"), SLICE_LIT("http"), theirs_stand);
+        set_own(h, a, SLICE_LIT("X-Forwarded-Host"), s->host, theirs_stand);
         char port[8];
         struct wbuf w = wbuf_make(port, sizeof(port));
         wbuf_u64(&w, s->port);
         char *copy = arena_strndup(a, port, wbuf_len(&w, port));
-        set_own(h, a, SLICE_LIT("X-Forwarded-Port"), slice_make(copy, wbuf_len(&w, port)), s->peer_trusted);
+        set_own(h, a, SLICE_LIT("X-Forwarded-Port"), slice_make(copy, wbuf_len(&w, port)), theirs_stand);
     }
     if (fc->forwarded)
         append(h, a, SLICE_LIT("Forwarded"), forwarded_element(s, a));

@@ -173,6 +173,20 @@ static bool source_sets_upstream(const char *src)
     return false;
 }
 
+/* Every allowed network is inside 127.0.0.0/8 or ::1. */
+static bool allows_only_loopback(const struct listener_config *l)
+{
+    for (unsigned i = 0; i < l->nallow; i++) {
+        const struct cidr *a = &l->allow[i];
+        bool v4 = a->family == AF_INET && a->bits >= 8 && a->net[0] == 127;
+        bool v6 = a->family == AF_INET6 && a->bits == 128 && a->net[15] == 1 &&
+                  memcmp(a->net, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) == 0;
+        if (!v4 && !v6)
+            return false;
+    }
+    return l->nallow > 0;
+}
+
 static int check_listeners(struct config *c, bool on_request, char *err, size_t errlen)
 {
     if (c->nlisteners == 0) {
@@ -193,6 +207,10 @@ static int check_listeners(struct config *c, bool on_request, char *err, size_t 
                      l->spec, l->upstream);
             return -1;
         }
+        if (l->mode == MODE_FORWARD && l->deny.nnets == 0 && !allows_only_loopback(l))
+            add_warning(c, "%s:%d: listen %s is open beyond this host and has no deny_destinations: its clients "
+                        "can reach this machine's and its network's private services through it "
+                        "(deny_destinations = { \"internal\" })", c->path, l->line, l->spec);
         if (l->mode == MODE_REVERSE && l->upstream == NULL) {
             if (c->nupstreams == 1) {
                 l->upstream = xstrdup(c->upstreams[0].name);

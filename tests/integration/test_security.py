@@ -1,0 +1,224 @@
+"""Access control and backend hiding: trusted proxies, the forwarding
+fields a reverse proxy gives its backends (never an untrusted client's),
+backend software and addresses kept from clients, CONNECT ports and
+destination rules of forward listeners."""
+
+from luxyharness import Client, free_port, run_check
+
+
+def reverse(env, handler=None, opts="", extra=""):
+    b = env.backend(handler)
+    lx = env.luxy('workers(1)\nlisten { "127.0.0.1:$port", mode = "reverse", upstream = "app"%s }\n'
+                  'upstream "app" { "127.0.0.1:$backend_port" }\n%s' % (opts, extra), backend_port=b.port)
+    return b, lx
+
+
+# ---- trusted proxies
+
+CLIENT_IP = '''
+function on_response(req, res)
+  res:set_header("X-Seen-Client", req.client_ip)
+  res:set_header("X-Seen-Peer", req.peer_ip)
+  res:set_header("X-In-Doc-Net", tostring(req:client_in("203.0.113.0/24")))
+end
+'''
+
+
+def test_a_trusted_peer_names_the_client(env):
+    b, lx = reverse(env, opts=', trusted_proxies = { "127.0.0.1" }', extra=CLIENT_IP)
+    c = Client(lx.port)
+    r = c.roundtrip("GET", "/t", headers=[("X-Forwarded-For", "198.51.100.1, 203.0.113.9")])
+    assert r.header("X-Seen-Client") == "203.0.113.9", "the rightmost untrusted address"
+    assert r.header("X-Seen-Peer") == "127.0.0.1"
+    assert r.header("X-In-Doc-Net") == "true", "ACLs see the client"
+    assert b.last().header("X-Forwarded-For") == "198.51.100.1, 203.0.113.9, 127.0.0.1"
+    lx.wait_access(lambda l: l.split(" ")[1] == "203.0.113.9" and "/t" in l, what="the client in the access log")
+    # trusted hops are skipped; Forwarded when there is no X-Forwarded-For
+    r = c.roundtrip("GET", "/f", headers=[("Forwarded", 'for=203.0.113.5;proto=https, for=127.0.0.1')])
+    assert r.header("X-Seen-Client") == "203.0.113.5"
+    r = c.roundtrip("GET", "/v6", headers=[("Forwarded", 'for="[2001:db8::5]:4711"')])
+    assert r.header("X-Seen-Client") == "2001:db8::5"
+    r = c.roundtrip("GET", "/g", headers=[("X-Forwarded-For", "garbage, 127.0.0.1")])
+    assert r.header("X-Seen-Client") == "127.0.0.1", "not an address: what came before it is not believed"
+
+
+def test_an_untrusted_peer_cannot_claim_an_address(env):
+    b, lx = reverse(env, opts=', trusted_proxies = { "10.0.0.0/8" }', extra=CLIENT_IP)
+    r = Client(lx.port).roundtrip("GET", "/u", headers=[("X-Forwarded-For", "203.0.113.9"),
+                                                       ("X-Real-IP", "203.0.113.9")])
+    assert r.header("X-Seen-Client") == "127.0.0.1"
+    assert r.header("X-In-Doc-Net") == "false"
+    req = b.last()
+    assert req.header("X-Forwarded-For") == "127.0.0.1"
+    assert req.header("X-Real-IP") is None
+
+
+# ---- what backends receive
+
+SPOOFED = [
+    ("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443"),
+    ("X-Forwarded-Server", "evil"), ("X-Original-URL", "/admin"), ("X-Rewrite-URL", "/admin"),
+    ("X-Host", "evil.example"), ("Forwarded", "host=evil.example"), ("X-HTTP-Method-Override", "DELETE"),
+    ("X-HTTP-Method", "DELETE"), ("X-Method-Override", "DELETE"), ("X-Forwarded-Scheme", "https"),
+]
+
+
+def test_forwarding_fields_from_clients_are_dropped(env):
+    b, lx = reverse(env)
+    r = Client(lx.port).roundtrip("GET", "/p", headers=[("Host", "shop.example")] + SPOOFED)
+    assert r.status == 200
+    req = b.last()
+    names = [k.lower() for k, _ in req.headers]
+    for k, _ in SPOOFED:
+        if k not in ("X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port"):
+            assert k.lower() not in names, k
+    assert req.header("X-Forwarded-Host") == "shop.example"
+    assert req.header("X-Forwarded-Proto") == "http"
+    assert req.header("X-Forwarded-Port") == str(lx.port)
+    assert req.header("X-Forwarded-For") == "127.0.0.1"
+
+
+def test_forwarding_fields_kept_when_asked_and_forwarded_added(env):
+    b, lx = reverse(env, opts=', forwarding_headers = "keep", forwarded = true')
+    Client(lx.port).roundtrip("GET", "/p", headers=[("Host", "shop.example")] + SPOOFED)
+    req = b.last()
+    assert req.header("X-Original-URL") == "/admin" and req.header("X-HTTP-Method-Override") == "DELETE"
+    assert req.header("X-Forwarded-Host") == "evil.example", "kept as the client sent it"
+    assert req.header("Forwarded") == 'host=evil.example, for=127.0.0.1;host="shop.example";proto=http'
+
+
+def test_a_trusted_proxys_scheme_and_host_stand(env):
+    b, lx = reverse(env, opts=', trusted_proxies = { "127.0.0.1" }')
+    Client(lx.port).roundtrip("GET", "/p", headers=[("Host", "shop.example"), ("X-Forwarded-Proto", "https"),
+                                                    ("X-Forwarded-Host", "www.shop.example")])
+    req = b.last()
+    assert req.header("X-Forwarded-Proto") == "https" and req.header("X-Forwarded-Host") == "www.shop.example"
+
+
+# ---- backends stay hidden
+
+def revealing(port):
+    def handler(req, conn):
+        if req.path == "/r":
+            conn.respond(302, b"", [("Location", "http://127.0.0.1:%d/login?next=/r" % port),
+                                    ("Content-Location", "http://127.0.0.1:%d/r" % port),
+                                    ("Refresh", "5; url=http://127.0.0.1:%d/later" % port),
+                                    ("Server", "Apache/2.4.1 (Unix)")], req=req)
+            return
+        if req.path == "/elsewhere":
+            conn.respond(302, b"", [("Location", "https://login.example/x")], req=req)
+            return
+        conn.respond(200, b"page", [("Server", "Apache/2.4.1 (Unix)"), ("X-Powered-By", "PHP/8.1"),
+                                    ("X-AspNet-Version", "4.0"), ("X-AspNetMvc-Version", "5.2"),
+                                    ("X-Generator", "Drupal 10"), ("X-Backend-Server", "app-3.internal"),
+                                    ("X-Served-By", "app-3"), ("Cache-Control", "max-age=60"),
+                                    ("X-Kept", "yes")], req=req)
+    return handler
+
+
+def hidden_backend(env, opts="", cache=""):
+    b = env.backend(revealing(0))
+    b.handler = revealing(b.port)
+    lx = env.luxy('workers(1)\nlisten { "127.0.0.1:$port", mode = "reverse", upstream = "app"%s }\n'
+                  'upstream "app" { "127.0.0.1:$backend_port" }\n%s' % (opts, cache), backend_port=b.port)
+    return b, lx
+
+
+SOFTWARE = ["Server", "X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version", "X-Generator",
+            "X-Backend-Server", "X-Served-By"]
+
+
+def test_backend_software_and_addresses_are_hidden(env):
+    b, lx = hidden_backend(env, cache='cache { size = "1MB" }\n')
+    c = Client(lx.port)
+    for expect in ("MISS", "HIT"):
+        r = c.roundtrip("GET", "/page", headers=[("Host", "www.example.test")])
+        assert r.status == 200 and r.body == b"page" and r.header("X-Cache") == expect
+        for name in SOFTWARE:
+            assert r.header(name) is None, (expect, name)
+        assert r.header("X-Kept") == "yes"
+    r = c.roundtrip("GET", "/r", headers=[("Host", "www.example.test")])
+    assert r.status == 302
+    assert r.header("Location") == "http://www.example.test/login?next=/r"
+    assert r.header("Content-Location") == "http://www.example.test/r"
+    assert r.header("Refresh") == "5; url=http://www.example.test/later"
+    assert str(b.port) not in r.raw_text(), "the backend's port appears nowhere"
+    r = c.roundtrip("GET", "/elsewhere", headers=[("Host", "www.example.test")])
+    assert r.header("Location") == "https://login.example/x", "other sites' URLs are left alone"
+
+
+def test_server_header_replaced_or_hiding_off(env):
+    b, lx = hidden_backend(env, opts=', server_header = "web"')
+    r = Client(lx.port).roundtrip("GET", "/page")
+    assert r.headers.get_all("Server") == ["web"] and r.header("X-Powered-By") is None
+    b2, lx2 = hidden_backend(env, opts=", hide_backend = false")
+    r = Client(lx2.port).roundtrip("GET", "/page")
+    assert r.header("Server") == "Apache/2.4.1 (Unix)" and r.header("X-Powered-By") == "PHP/8.1"
+
+
+def test_error_pages_never_name_a_backend(env):
+    dead = free_port()
+    lx = env.luxy('workers(1)\nlisten { "127.0.0.1:$port", mode = "reverse", upstream = "app" }\n'
+                  'upstream "app" { "127.0.0.1:%d" }\n' % dead)
+    r = Client(lx.port).roundtrip("GET", "/")
+    assert r.status == 502 and str(dead) not in r.raw_text() and "127.0.0.1" not in r.raw_text()
+
+
+# ---- forward: CONNECT ports and destinations
+
+def connect(c, port, host="127.0.0.1"):
+    c.send(b"CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port, host.encode(), port))
+    return c.read_response(method="CONNECT")
+
+
+def test_connect_goes_to_443_only_by_default(env):
+    echo = env.echo()
+    lx = env.luxy('workers(1)\nlisten { "127.0.0.1:$port", mode = "forward" }\n')
+    r = connect(Client(lx.port), echo.port)
+    assert r.status == 403 and b"port" in r.body
+    lx2 = env.luxy('workers(1)\nlisten { "127.0.0.1:$port", mode = "forward", connect_ports = { $echo_port } }\n',
+                   echo_port=echo.port)
+    c = Client(lx2.port)
+    assert connect(c, echo.port).status == 200
+    c.send(b"ping")
+    assert c.reader.read_exact(4) == b"ping"
+
+
+def test_destinations_denied_by_address_and_name(env):
+    b = env.backend()
+    echo = env.echo()
+    dns = env.dns({"inside.test": "127.0.0.1", "ok.test": "127.0.0.1", "a.blocked.test": "127.0.0.1",
+                   "blocked.test": "127.0.0.1"})
+    conf = '''workers(1)
+listen { "127.0.0.1:$port", mode = "forward", connect_ports = "any", deny_destinations = { "loopback", "*.blocked.test" } }
+listen { "127.0.0.1:$other_port", mode = "forward", connect_ports = "any", deny_destinations = { "10.0.0.0/8", "private" } }
+resolver { servers = { "127.0.0.1:$dns_port" }, hosts = false, timeout = "1s", attempts = 1 }
+'''
+    lx = env.luxy(conf, dns_port=dns.port)
+    c = Client(lx.port)
+    for host in ("inside.test", "127.0.0.1", "a.blocked.test", "[::ffff:127.0.0.1]"):
+        r = c.roundtrip("GET", "http://%s:%d/x" % (host, b.port))
+        assert r.status == 403 and b"destination is not allowed" in r.body, (host, r)
+    assert connect(Client(lx.port), echo.port, "inside.test").status == 403
+    lx.wait_error_log("refused (deny_destinations)")
+    # a name resolving outside the denied ranges (here: loopback is not denied) works
+    c2 = Client(lx.subs["other_port"])
+    assert c2.roundtrip("GET", "http://ok.test:%d/x" % b.port).status == 200
+    c3 = Client(lx.subs["other_port"])
+    r = connect(c3, echo.port, "ok.test")
+    assert r.status == 200
+    c3.send(b"x")
+    assert c3.reader.read_exact(1) == b"x"
+
+
+def test_open_forward_proxy_without_destination_rules_warns(env, tmp_path):
+    p = tmp_path / "open.lua"
+    p.write_text('listen { "127.0.0.1:18091", mode = "forward", allow = { "10.0.0.0/8" } }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc == 0 and "warning" in out and "deny_destinations" in out
+    p.write_text('listen { "127.0.0.1:18091", mode = "forward" }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc == 0 and "warning" not in out, "the loopback-only default keeps quiet"
+    p.write_text('listen { "127.0.0.1:18091", mode = "forward", deny_destinations = { "10.0.0.0/33" } }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc != 0 and "deny_destinations[1]" in out
