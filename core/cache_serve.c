@@ -499,6 +499,11 @@ static void background_refresh(struct request *r, struct cache_entry *e)
     struct upstream *up = NULL;
     if (r->upstream_name.len)
         up = upstream_find(r->w, r->upstream_name.ptr, r->upstream_name.len);
+    else if (r->parent_name.len && r->origin_host.ptr &&
+             (up = parent_find(r->w, r->parent_name.ptr, r->parent_name.len))) {
+        r->up = up; /* the refresh asks the parent, in absolute form */
+        r->via_parent = true;
+    }
     if (up) {
         t.up = up;
         t.tries = up->cfg->tries ? up->cfg->tries : up->n;

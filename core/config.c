@@ -63,6 +63,7 @@ static void free_listener(struct listener_config *l)
 
 static void free_upstream(struct upstream_config *u)
 {
+    free(u->proxy_authorization);
     for (unsigned i = 0; i < u->nservers; i++) {
         free(u->servers[i].spec);
         free(u->servers[i].host);
@@ -98,10 +99,20 @@ void config_free(struct config *c)
     memset(c, 0, sizeof(*c));
 }
 
-const struct upstream_config *config_upstream(const struct config *c, const char *name)
+static const struct upstream_config *group(const struct config *c, const char *name, bool parent)
 {
     for (unsigned i = 0; i < c->nupstreams; i++)
-        if (strcmp(c->upstreams[i].name, name) == 0)
+        if (c->upstreams[i].parent == parent && strcmp(c->upstreams[i].name, name) == 0)
             return &c->upstreams[i];
     return NULL;
+}
+
+const struct upstream_config *config_upstream(const struct config *c, const char *name)
+{
+    return group(c, name, false);
+}
+
+const struct upstream_config *config_parent(const struct config *c, const char *name)
+{
+    return group(c, name, true);
 }

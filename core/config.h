@@ -55,6 +55,8 @@ struct upstream_config {
     unsigned tries;             /* connection attempts per request, across servers */
     double resolve_every;       /* seconds between re-resolutions of host names */
     unsigned keepalive;         /* idle connections kept per server and worker */
+    bool parent;                /* a parent proxy group (parent "name" { }), not an upstream */
+    char *proxy_authorization;  /* parent: "Basic ..." sent to it, or NULL */
     int line;                   /* where it is declared, for messages */
 };
 
@@ -131,7 +133,9 @@ struct config {
 /* Defaults before the file is read. */
 void config_defaults(struct config *c);
 void config_free(struct config *c);
-/* The upstream named name, or NULL. */
+/* The upstream (not parent) group named name, or NULL. */
 const struct upstream_config *config_upstream(const struct config *c, const char *name);
+/* The parent proxy group named name, or NULL. */
+const struct upstream_config *config_parent(const struct config *c, const char *name);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "upstream.h"
 
-static const struct lb_ops *const strategies[] = { &lb_wrr, &lb_random, &lb_least_conn };
+static const struct lb_ops *const strategies[] = { &lb_wrr, &lb_random, &lb_least_conn, &lb_first };
 
 const struct lb_ops *lb_find(const char *name)
 {

@@ -49,6 +49,6 @@ int lb_pick(const struct lb_ops *ops, struct upstream *up, const struct lb_tried
 bool lb_candidate(const struct upstream *up, unsigned i, const struct lb_tried *tried,
                   bool any_health);
 
-extern const struct lb_ops lb_wrr, lb_random, lb_least_conn;
+extern const struct lb_ops lb_wrr, lb_random, lb_least_conn, lb_first;
 
 #endif

@@ -190,9 +190,15 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test_only) {
-        printf("luxy: configuration %s is valid (%u listener%s, %u upstream%s)\n", cfg.path,
-               cfg.nlisteners, cfg.nlisteners == 1 ? "" : "s", cfg.nupstreams,
-               cfg.nupstreams == 1 ? "" : "s");
+        unsigned parents = 0;
+        for (unsigned i = 0; i < cfg.nupstreams; i++)
+            parents += cfg.upstreams[i].parent;
+        unsigned ups = cfg.nupstreams - parents;
+        char more[32] = "";
+        if (parents)
+            snprintf(more, sizeof(more), ", %u parent%s", parents, parents == 1 ? "" : "s");
+        printf("luxy: configuration %s is valid (%u listener%s, %u upstream%s%s)\n", cfg.path, cfg.nlisteners,
+               cfg.nlisteners == 1 ? "" : "s", ups, ups == 1 ? "" : "s", more);
         config_free(&cfg);
         return 0;
     }

@@ -131,6 +131,31 @@ static void on_resolved(void *arg, const struct resolved *res, const char *err)
     conn_release(c);
 }
 
+/* Routes r through its parent proxy group. The parent resolves the name:
+ * only a literal address can be checked against deny_destinations here. */
+static bool via_parent(struct request *r)
+{
+    r->up = parent_find(r->w, r->parent_name.ptr, r->parent_name.len);
+    if (r->up == NULL) {
+        char *name = arena_strndup(&r->arena, r->parent_name.ptr, r->parent_name.len);
+        request_fail_detail(r, &err_unknown_upstream, name);
+        return false;
+    }
+    r->via_parent = true;
+    const struct destination_rules *deny = &r->conn->lc->deny;
+    char host[ADDR_HOSTLEN];
+    union sockaddr_u a;
+    if (deny->nnets && r->origin_host.len < sizeof(host)) {
+        memcpy(host, r->origin_host.ptr, r->origin_host.len);
+        host[r->origin_host.len] = '\0';
+        if (addr_from_ip(host, r->origin_port, &a) == 0 && destination_addr_denied(deny, &a)) {
+            request_fail(r, &err_destination_denied);
+            return false;
+        }
+    }
+    return true;
+}
+
 void proxy_start(struct request *r)
 {
     struct worker *w = r->w;
@@ -141,6 +166,13 @@ void proxy_start(struct request *r)
             request_fail_detail(r, &err_unknown_upstream, name);
             return;
         }
+        r->state = RS_CONNECTING;
+        next_attempt(r);
+        return;
+    }
+    if (r->parent_name.len && r->origin_host.ptr) {
+        if (!via_parent(r))
+            return;
         r->state = RS_CONNECTING;
         next_attempt(r);
         return;
@@ -276,6 +308,23 @@ static void connect_peer(struct request *r, bool allow_pool)
 
 #define FIELD_MAX_EXTRA (sizeof("Content-Length: 18446744073709551615\r\n") + sizeof("Connection: keep-alive\r\n") + 2)
 
+/* "http://host[:port]" (the port when not 80) or, for CONNECT, "host:port". */
+static void write_authority(struct request *r, struct wbuf *w, bool connect)
+{
+    bool v6 = memchr(r->origin_host.ptr, ':', r->origin_host.len) != NULL;
+    if (!connect)
+        wbuf_lit(w, "http://");
+    if (v6)
+        wbuf_char(w, '[');
+    wbuf_slice(w, r->origin_host);
+    if (v6)
+        wbuf_char(w, ']');
+    if (connect || r->origin_port != 80) {
+        wbuf_char(w, ':');
+        wbuf_u64(w, r->origin_port);
+    }
+}
+
 struct slice proxy_serialize_request(struct request *r, struct headers *h, unsigned method_id,
                                      const struct backend *b, bool body_framing)
 {
@@ -285,21 +334,33 @@ struct slice proxy_serialize_request(struct request *r, struct headers *h, unsig
         headers_add(h, &r->arena, H_HOST, host);
     }
     const char *method = http_method_str(method_id);
+    const char *parent_auth = r->via_parent && r->up ? r->up->cfg->proxy_authorization : NULL;
     size_t cap = strlen(method) + r->path.len + r->query.len + headers_size(h) +
-                 sizeof("  /? HTTP/1.1\r\n") + FIELD_MAX_EXTRA;
+                 sizeof("  /? HTTP/1.1\r\n") + FIELD_MAX_EXTRA +
+                 (r->via_parent ? r->origin_host.len + sizeof("http://[]:65535") : 0) +
+                 (parent_auth ? strlen(parent_auth) + sizeof("Proxy-Authorization: \r\n") : 0);
     char *start = arena_alloc(&r->arena, cap);
     struct wbuf w = wbuf_make(start, cap);
     wbuf_str(&w, method);
     wbuf_char(&w, ' ');
-    if (r->path.len == 0)
-        wbuf_char(&w, '/');
-    wbuf_slice(&w, r->path);
-    if (r->query.ptr) {
-        wbuf_char(&w, '?');
-        wbuf_slice(&w, r->query);
+    if (r->via_parent) /* a proxy is asked in absolute form (CONNECT: the authority alone) */
+        write_authority(r, &w, method_id == HTTP_CONNECT);
+    if (method_id != HTTP_CONNECT) {
+        if (r->path.len == 0)
+            wbuf_char(&w, '/');
+        wbuf_slice(&w, r->path);
+        if (r->query.ptr) {
+            wbuf_char(&w, '?');
+            wbuf_slice(&w, r->query);
+        }
     }
     wbuf_lit(&w, " HTTP/1.1\r\n");
     headers_write(h, &w);
+    if (parent_auth) {
+        wbuf_lit(&w, "Proxy-Authorization: ");
+        wbuf_str(&w, parent_auth);
+        wbuf_lit(&w, "\r\n");
+    }
     if (!body_framing) {
         /* a bodiless fetch: no framing fields */
     } else if (r->head.chunked) {
@@ -309,7 +370,7 @@ struct slice proxy_serialize_request(struct request *r, struct headers *h, unsig
         wbuf_u64(&w, r->head.content_length);
         wbuf_lit(&w, "\r\n");
     }
-    if (r->tunnel && body_framing)
+    if (r->tunnel && body_framing && method_id != HTTP_CONNECT)
         wbuf_lit(&w, "Connection: upgrade\r\n");
     wbuf_lit(&w, "\r\n");
     return slice_make(start, wbuf_len(&w, start));
@@ -610,6 +671,7 @@ static bool forward_interim(struct request *r, struct arena_mark mark, size_t le
 }
 
 static void upgrade_to_tunnel(struct request *r);
+static void parent_connect_answered(struct request *r);
 
 /* The final response head is parsed: policy, framing, queue it. Returns
  * false when r has ended. */
@@ -702,6 +764,10 @@ static bool read_response_head(struct request *r)
     }
     if (r->resp.status / 100 == 1)
         return forward_interim(r, mark, len);
+    if (r->head.method == HTTP_CONNECT) { /* a parent's answer to CONNECT */
+        parent_connect_answered(r);
+        return false;
+    }
     r->resp_head_done = true;
     return start_response(r);
 }
@@ -844,11 +910,37 @@ static void hand_over(struct request *r, const char *to_client, size_t to_client
     conn_close(c, "handed over to a tunnel");
 }
 
+static const char connect_ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
 static void establish_connect_tunnel(struct request *r)
 {
-    static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
     r->status = 200;
-    hand_over(r, ok, sizeof(ok) - 1);
+    hand_over(r, connect_ok, sizeof(connect_ok) - 1);
+}
+
+/* A parent opened the tunnel (2xx): the client's starts, with whatever the
+ * origin already sent behind the parent's head; or it refused. */
+static void parent_connect_answered(struct request *r)
+{
+    struct upconn *uc = r->uc;
+    if (r->resp.status / 100 != 2) {
+        char peer[ADDR_STRLEN];
+        log_warn("parent %s %s answered CONNECT %.*s with %u", r->up->cfg->name, peer_text(r, peer),
+                 (int)min(r->head.target.len, (size_t)256), r->head.target.ptr, r->resp.status);
+        char *detail = arena_alloc(&r->arena, 32);
+        snprintf(detail, 32, "it answered %u", r->resp.status);
+        r->uc_dirty = true;
+        request_fail_detail(r, &err_parent_refused, detail);
+        return;
+    }
+    size_t extra = buf_len(&uc->in);
+    char *out = arena_alloc(&r->arena, sizeof(connect_ok) - 1 + extra);
+    memcpy(out, connect_ok, sizeof(connect_ok) - 1);
+    if (extra)
+        memcpy(out + sizeof(connect_ok) - 1, buf_head(&uc->in), extra);
+    buf_consume(&uc->in, &r->w->bufs, extra);
+    r->status = 200;
+    hand_over(r, out, sizeof(connect_ok) - 1 + extra);
 }
 
 static void upgrade_to_tunnel(struct request *r)
@@ -895,10 +987,10 @@ static void on_connected(struct request *r)
     }
     uc->connected = true;
     upconn_want_write(uc, false);
-    if (r->head.method == HTTP_CONNECT)
+    if (r->head.method == HTTP_CONNECT && !r->via_parent)
         establish_connect_tunnel(r);
     else
-        send_head(r);
+        send_head(r); /* through a parent, CONNECT is a request it answers first */
 }
 
 static void on_backend_event(struct upconn *uc, int revents)

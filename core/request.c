@@ -402,6 +402,8 @@ static unsigned route_by_mode(struct request *r, const char **why)
         r->tunnel = true;
         r->origin_host = t->host;
         r->origin_port = t->port;
+        if (lc->parent)
+            r->parent_name = slice_make(lc->parent, strlen(lc->parent));
         return destination_allowed(r, why);
     }
     if (t->absolute) {
@@ -414,6 +416,8 @@ static unsigned route_by_mode(struct request *r, const char **why)
         if (lc->mode == MODE_FORWARD) {
             r->origin_host = t->host;
             r->origin_port = t->port;
+            if (lc->parent)
+                r->parent_name = slice_make(lc->parent, strlen(lc->parent));
             unsigned st = destination_allowed(r, why);
             if (st)
                 return st;

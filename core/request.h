@@ -62,6 +62,8 @@ struct request {
     struct slice upstream_name; /* reverse (or chosen by a script) */
     struct slice origin_host;   /* forward: from the target */
     uint16_t origin_port;
+    struct slice parent_name;   /* forward: the parent proxy group to go through; empty: direct */
+    bool via_parent;            /* r->up is that parent group: requests go in absolute form */
     bool tunnel;                /* CONNECT, or an Upgrade request */
 
     /* who the client is, and what the next hop learns of it */

@@ -64,14 +64,24 @@ void upstream_free_all(struct worker *w)
     w->upstreams = NULL;
 }
 
-struct upstream *upstream_find(struct worker *w, const char *name, size_t len)
+static struct upstream *find_group(struct worker *w, const char *name, size_t len, bool parent)
 {
     for (unsigned u = 0; u < w->cfg->nupstreams; u++) {
-        const char *n = w->upstreams[u].cfg->name;
-        if (strlen(n) == len && memcmp(n, name, len) == 0)
+        const struct upstream_config *cfg = w->upstreams[u].cfg;
+        if (cfg->parent == parent && strlen(cfg->name) == len && memcmp(cfg->name, name, len) == 0)
             return &w->upstreams[u];
     }
     return NULL;
+}
+
+struct upstream *upstream_find(struct worker *w, const char *name, size_t len)
+{
+    return find_group(w, name, len, false);
+}
+
+struct upstream *parent_find(struct worker *w, const char *name, size_t len)
+{
+    return find_group(w, name, len, true);
 }
 
 const union sockaddr_u *backend_addr(struct backend *b)

@@ -44,6 +44,8 @@ void upstream_init_all(struct worker *w);
 void upstream_free_all(struct worker *w);
 /* The group named name (len bytes) in w, or NULL. */
 struct upstream *upstream_find(struct worker *w, const char *name, size_t len);
+/* The parent proxy group named name, or NULL. */
+struct upstream *parent_find(struct worker *w, const char *name, size_t len);
 /* The address to try next for b. */
 const union sockaddr_u *backend_addr(struct backend *b);
 /* A connect to b failed: rotate to its next address. */

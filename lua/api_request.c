@@ -229,6 +229,8 @@ static int req_index(lua_State *L)
         push_slice(L, r->upstream_name.len ? r->upstream_name : SLICE_NULL);
     else if (strcmp(k, "ctx") == 0)
         push_ctx(L, r);
+    else if (strcmp(k, "parent") == 0)
+        push_slice(L, r->parent_name.len ? r->parent_name : SLICE_NULL);
     else if (strcmp(k, "anonymity") == 0)
         r->conn->lc->mode == MODE_FORWARD ? (void)lua_pushstring(L, anonymity_level_name(r->anon_level))
                                           : lua_pushnil(L);
@@ -271,6 +273,18 @@ static int req_newindex(lua_State *L)
         if (upstream_find(r->w, name, len) == NULL)
             return luaL_error(L, "unknown upstream '%s'", name);
         r->upstream_name = api_request_copy(L, r, name, len);
+    } else if (strcmp(k, "parent") == 0) {
+        if (r->conn->lc->mode != MODE_FORWARD)
+            return luaL_error(L, "req.parent is for forward listeners");
+        if (lua_isnil(L, 3)) {
+            r->parent_name = SLICE_NULL; /* direct */
+            return 0;
+        }
+        size_t len;
+        const char *name = luaL_checklstring(L, 3, &len);
+        if (parent_find(r->w, name, len) == NULL)
+            return luaL_error(L, "unknown parent '%s'", name);
+        r->parent_name = api_request_copy(L, r, name, len);
     } else if (strcmp(k, "anonymity") == 0) {
         if (r->conn->lc->mode != MODE_FORWARD)
             return luaL_error(L, "req.anonymity is for forward listeners");

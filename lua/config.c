@@ -64,20 +64,47 @@ static void parse_server(lua_State *L, int idx, struct upstream_config *u, const
     s->host = xstrdup(host);
 }
 
-static int dsl_upstream_body(lua_State *L)
+/* "user:password" -> "Basic dXNlcjpwYXNzd29yZA==" (RFC 7617). */
+static char *basic_credentials(const char *userpass)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(userpass);
+    char *out = xmalloc(6 + (n + 2) / 3 * 4 + 1), *w = out;
+    memcpy(w, "Basic ", 6);
+    w += 6;
+    const unsigned char *p = (const unsigned char *)userpass;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        *w++ = tab[v >> 18 & 63];
+        *w++ = tab[v >> 12 & 63];
+        *w++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *w++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *w = '\0';
+    return out;
+}
+
+/* upstream "name" { ... } and parent "name" { ... } (upvalue 2 true): a
+ * group of servers; a parent group's servers are HTTP proxies that
+ * forward requests get sent through. */
+static int dsl_group_body(lua_State *L)
 {
     struct config *c = building(L);
     if (c == NULL)
         return 0;
     directive_begin(L);
     const char *name = lua_tostring(L, lua_upvalueindex(1));
+    bool parent = lua_toboolean(L, lua_upvalueindex(2));
     char what[160];
-    snprintf(what, sizeof(what), "upstream %s", name);
+    snprintf(what, sizeof(what), "%s %s", parent ? "parent" : "upstream", name);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "balance", "tries", "resolve_every", "keepalive", NULL };
-    check_keys(L, 1, what, keys, true);
-    if (config_upstream(c, name))
-        return luaL_error(L, "%s: defined twice", what);
+    static const char *const parent_keys[] = { "balance", "tries", "resolve_every", "keepalive", "auth", NULL };
+    check_keys(L, 1, what, parent ? parent_keys : keys, true);
+    for (unsigned i = 0; i < c->nupstreams; i++)
+        if (strcmp(c->upstreams[i].name, name) == 0)
+            return luaL_error(L, "%s: the name is taken by %s %s (line %d)", what,
+                              c->upstreams[i].parent ? "parent" : "upstream", name, c->upstreams[i].line);
     unsigned n = (unsigned)lua_rawlen(L, 1);
     if (n == 0)
         return luaL_error(L, "%s: no servers", what);
@@ -88,32 +115,54 @@ static int dsl_upstream_body(lua_State *L)
     memset(u, 0, sizeof(*u));
     u->name = xstrdup(name);
     u->line = caller_line(L);
+    u->parent = parent;
     u->servers = xcalloc(n, sizeof(*u->servers));
     for (unsigned i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         parse_server(L, lua_gettop(L), u, what);
         lua_pop(L, 1);
     }
-    u->balance = opt_string(L, 1, what, "balance", "wrr");
+    /* a parent group fails over in order; an upstream spreads the load */
+    u->balance = opt_string(L, 1, what, "balance", parent ? "first" : "wrr");
     if (lb_find(u->balance) == NULL)
         return luaL_error(L, "%s: unknown balance '%s' (known: %s)", what, u->balance, lb_names());
     u->tries = (unsigned)opt_int(L, 1, what, "tries", 0, 0, LB_MAX_SERVERS);
     u->resolve_every = opt_duration(L, 1, what, "resolve_every", 30);
     u->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 32, 0, 100000);
+    if (parent && opt_field(L, 1, "auth")) {
+        const char *cred = lua_tostring(L, -1);
+        if (lua_type(L, -1) != LUA_TSTRING || strchr(cred, ':') == NULL || cred[0] == ':' ||
+            !headers_valid_value(slice_make(cred, strlen(cred))))
+            return luaL_error(L, "%s: auth must be \"user:password\" (sent as Proxy-Authorization: Basic)", what);
+        u->proxy_authorization = basic_credentials(cred);
+        lua_pop(L, 1);
+    }
     directive_end(L);
     return 0;
 }
 
 /* upstream "name" { ... }: the name call returns the function that takes
  * the table. */
-static int dsl_upstream(lua_State *L)
+static int group(lua_State *L, bool parent)
 {
     const char *name = luaL_checkstring(L, 1);
     if (!headers_valid_name(slice_make(name, strlen(name))))
-        return luaL_error(L, "upstream: invalid name '%s' (letters, digits, - and _)", name);
+        return luaL_error(L, "%s: invalid name '%s' (letters, digits, - and _)", parent ? "parent" : "upstream",
+                          name);
     lua_pushvalue(L, 1);
-    lua_pushcclosure(L, dsl_upstream_body, 1);
+    lua_pushboolean(L, parent);
+    lua_pushcclosure(L, dsl_group_body, 2);
     return 1;
+}
+
+static int dsl_upstream(lua_State *L)
+{
+    return group(L, false);
+}
+
+static int dsl_parent(lua_State *L)
+{
+    return group(L, true);
 }
 
 /* ---- global settings ---- */
@@ -371,11 +420,11 @@ void config_open_dsl(lua_State *L)
         { "listen", dsl_listen },     { "upstream", dsl_upstream }, { "workers", dsl_workers },
         { "timeouts", dsl_timeouts }, { "limits", dsl_limits },     { "lua", dsl_lua },
         { "logs", dsl_logs },         { "resolver", dsl_resolver }, { "fail_open", dsl_fail_open },
-        { "cache", dsl_cache },
+        { "cache", dsl_cache },       { "parent", dsl_parent },
     };
     for (size_t i = 0; i < countof(dsl); i++) {
         lua_pushcfunction(L, dsl[i].func);
-        if (dsl[i].func != dsl_upstream) /* upstream "x" returns the directive */
+        if (dsl[i].func != dsl_upstream && dsl[i].func != dsl_parent) /* upstream "x" returns the directive */
             lua_pushcclosure(L, directive, 1);
         lua_setglobal(L, dsl[i].name);
     }

@@ -96,7 +96,7 @@ static unsigned distance(const char *a, const char *b)
 }
 
 static const char *const directive_names[] = { "listen", "upstream", "workers", "timeouts", "limits",
-                                               "lua", "logs", "resolver", "fail_open", "cache", NULL };
+                                               "lua", "logs", "resolver", "fail_open", "cache", "parent", NULL };
 
 /* The known name closest to name (distance 1 or 2), or NULL. */
 static const char *nearest(const char *name, const char *const *known)
@@ -173,6 +173,20 @@ static bool source_sets_upstream(const char *src)
     return false;
 }
 
+/* The one upstream group (parents aside), or NULL when there are more or none. */
+static const struct upstream_config *only_upstream(const struct config *c)
+{
+    const struct upstream_config *only = NULL;
+    for (unsigned i = 0; i < c->nupstreams; i++) {
+        if (c->upstreams[i].parent)
+            continue;
+        if (only)
+            return NULL;
+        only = &c->upstreams[i];
+    }
+    return only;
+}
+
 /* Every allowed network is inside 127.0.0.0/8 or ::1. */
 static bool allows_only_loopback(const struct listener_config *l)
 {
@@ -207,13 +221,19 @@ static int check_listeners(struct config *c, bool on_request, char *err, size_t 
                      l->spec, l->upstream);
             return -1;
         }
+        if (l->parent && config_parent(c, l->parent) == NULL) {
+            snprintf(err, errlen, "%s:%d: listen %s: parent '%s' is not defined (parent \"%s\" { \"host:port\" })",
+                     c->path, l->line, l->spec, l->parent, l->parent);
+            return -1;
+        }
         if (l->mode == MODE_FORWARD && l->deny.nnets == 0 && !allows_only_loopback(l))
             add_warning(c, "%s:%d: listen %s is open beyond this host and has no deny_destinations: its clients "
                         "can reach this machine's and its network's private services through it "
                         "(deny_destinations = { \"internal\" })", c->path, l->line, l->spec);
         if (l->mode == MODE_REVERSE && l->upstream == NULL) {
-            if (c->nupstreams == 1) {
-                l->upstream = xstrdup(c->upstreams[0].name);
+            const struct upstream_config *only = only_upstream(c);
+            if (only) {
+                l->upstream = xstrdup(only->name);
             } else if (!routes) {
                 snprintf(err, errlen,
                          "%s:%d: listen %s: a reverse listener needs an upstream: name one (upstream = \"name\"; on_request may still change it), or set req.upstream in on_request%s",

@@ -222,3 +222,79 @@ def test_open_forward_proxy_without_destination_rules_warns(env, tmp_path):
     p.write_text('listen { "127.0.0.1:18091", mode = "forward", deny_destinations = { "10.0.0.0/33" } }\n')
     rc, out = run_check(["-c", str(p)])
     assert rc != 0 and "deny_destinations[1]" in out
+
+
+# ---- parent proxies
+
+def test_forward_through_a_parent_with_failover(env):
+    origin = env.backend()
+    echo = env.echo()
+    dead = free_port()
+    parent = env.luxy('workers(1)\nlisten { "127.0.0.1:$port", mode = "forward", connect_ports = "any", via = "parent" }\n')
+    lx = env.luxy('''workers(1)
+listen { "127.0.0.1:$port", mode = "forward", connect_ports = "any", parent = "corp" }
+parent "corp" { "127.0.0.1:%d", "127.0.0.1:%d" }
+timeouts { backend_connect = "2s" }
+''' % (dead, parent.port))
+    c = Client(lx.port)
+    for i in range(3):
+        r = c.roundtrip("GET", "http://127.0.0.1:%d/p%d" % (origin.port, i))
+        assert r.status == 200 and r.body == b"GET /p%d\n" % i
+    req = origin.last()
+    assert req.target == "/p2"
+    assert req.headers.get_all("Via") == ["1.1 luxy", "1.1 parent"], req
+    lx.wait_access(lambda l: "upstream=corp" in l and "retries=1" in l, what="a failover to the second parent")
+    parent.wait_access(lambda l: "/p1" in l, what="the parent served it")
+    # CONNECT through the parent
+    c2 = Client(lx.port)
+    r = connect(c2, echo.port)
+    assert r.status == 200
+    c2.send(b"hello")
+    assert c2.reader.read_exact(5) == b"hello"
+
+
+def test_parent_sees_absolute_form_and_credentials(env):
+    def parent_handler(req, conn):
+        conn.respond(200, b"via parent", [("X-Target", req.target),
+                                          ("X-Auth", req.header("Proxy-Authorization") or "-")], req=req)
+    fake_parent = env.backend(parent_handler)
+    lx = env.luxy('''workers(1)
+listen { "127.0.0.1:$port", mode = "forward" }
+parent "up" { "127.0.0.1:$parent_port", auth = "alice:s3cret" }
+function on_request(req)
+  if req.path == "/direct" then req.parent = nil else req.parent = "up" end
+end
+''', parent_port=fake_parent.port)
+    origin = env.backend()
+    c = Client(lx.port)
+    r = c.roundtrip("GET", "http://127.0.0.1:%d/a?b=1" % origin.port,
+                    headers=[("Proxy-Authorization", "Basic Y2xpZW50OnNlY3JldA==")])
+    assert r.body == b"via parent"
+    assert r.header("X-Target") == "http://127.0.0.1:%d/a?b=1" % origin.port
+    assert r.header("X-Auth") == "Basic YWxpY2U6czNjcmV0", "the parent's credentials, never the client's"
+    r = c.roundtrip("GET", "http://127.0.0.1:%d/direct" % origin.port)
+    assert r.body == b"GET /direct\n", "the script sent it direct"
+
+
+def test_a_parent_refusing_connect_is_a_502(env):
+    def refuse(req, conn):
+        conn.respond(403, b"no", [], req=req, close=True)
+    fake_parent = env.backend(refuse)
+    lx = env.luxy('''workers(1)
+listen { "127.0.0.1:$port", mode = "forward", parent = "p" }
+parent "p" { "127.0.0.1:$parent_port" }
+''', parent_port=fake_parent.port)
+    r = connect(Client(lx.port), 443, "example.test")
+    assert r.status == 502 and b"parent proxy refused" in r.body
+    assert fake_parent.last().method == "CONNECT" and fake_parent.last().target == "example.test:443"
+    lx.wait_error_log("answered CONNECT example.test:443 with 403")
+
+
+def test_parent_names_are_checked(env, tmp_path):
+    p = tmp_path / "c.lua"
+    p.write_text('listen { "127.0.0.1:18092", mode = "forward", parent = "nope" }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc != 0 and "parent 'nope' is not defined" in out
+    p.write_text('listen { "127.0.0.1:18092", mode = "forward" }\nupstream "x" { "127.0.0.1:1" }\nparent "x" { "127.0.0.1:2" }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc != 0 and "the name is taken" in out
