@@ -18,37 +18,39 @@ enum {
     F_UA = 16,
     F_LANG = 32,
     F_REFERER = 64,
+    F_XFF = 128,     /* X-Forwarded-For and Forwarded: transparent appends to them */
+    F_FORWARDED = 256,
 };
 
-static const struct fieldset_entry field_table[] = {
-    { "X-Forwarded-For", F_IDENTITY },     { "Forwarded", F_IDENTITY },
-    { "X-Forwarded", F_IDENTITY },         { "Forwarded-For", F_IDENTITY },
-    { "X-Real-IP", F_IDENTITY },           { "Client-IP", F_IDENTITY },
-    { "True-Client-IP", F_IDENTITY },      { "X-Client-IP", F_IDENTITY },
-    { "X-Originating-IP", F_IDENTITY },    { "CF-Connecting-IP", F_IDENTITY },
-    { "X-Cluster-Client-IP", F_IDENTITY }, { "Fastly-Client-IP", F_IDENTITY },
-    { "X-ProxyUser-IP", F_IDENTITY },      { "X-Remote-IP", F_IDENTITY },
-    { "X-Remote-Addr", F_IDENTITY },       { "X-Coming-From", F_IDENTITY },
-    { "Coming-From", F_IDENTITY },         { "Akamai-Client-IP", F_IDENTITY },
-    { "Via", F_TRAIL },                    { "X-Forwarded-Proto", F_TRAIL },
-    { "X-Forwarded-Host", F_TRAIL },       { "X-Forwarded-Port", F_TRAIL },
-    { "X-Forwarded-Server", F_TRAIL },     { "X-Forwarded-Scheme", F_TRAIL },
-    { "X-Forwarded-Ssl", F_TRAIL },        { "From", F_DEVICE },
-    { "Device-Memory", F_DEVICE },         { "DPR", F_DEVICE },
-    { "Viewport-Width", F_DEVICE },        { "Width", F_DEVICE },
-    { "RTT", F_DEVICE },                   { "Downlink", F_DEVICE },
-    { "ECT", F_DEVICE },                   { "Cookie", F_COOKIE },
-    { "User-Agent", F_UA },                { "Accept-Language", F_LANG },
-    { "Referer", F_REFERER },
-};
-static struct fieldset fields = FIELDSET_INIT(field_table);
+/* The lists, once; each level's set is built from the ones it needs, so
+ * that a field no rule of the level touches costs a length check. */
+#define IDENTITY_FIELDS(X)                                                                              \
+    X("X-Forwarded-For", F_IDENTITY | F_XFF) X("Forwarded", F_IDENTITY | F_FORWARDED)                  \
+    X("X-Forwarded", F_IDENTITY) X("Forwarded-For", F_IDENTITY) X("X-Real-IP", F_IDENTITY)              \
+    X("Client-IP", F_IDENTITY) X("True-Client-IP", F_IDENTITY) X("X-Client-IP", F_IDENTITY)            \
+    X("X-Originating-IP", F_IDENTITY) X("CF-Connecting-IP", F_IDENTITY)                                  \
+    X("X-Cluster-Client-IP", F_IDENTITY) X("Fastly-Client-IP", F_IDENTITY) X("X-ProxyUser-IP", F_IDENTITY) \
+    X("X-Remote-IP", F_IDENTITY) X("X-Remote-Addr", F_IDENTITY) X("X-Coming-From", F_IDENTITY)          \
+    X("Coming-From", F_IDENTITY) X("Akamai-Client-IP", F_IDENTITY) X("Cookie", F_COOKIE)
+#define ELITE_FIELDS(X)                                                                                  \
+    X("Via", F_TRAIL) X("X-Forwarded-Proto", F_TRAIL) X("X-Forwarded-Host", F_TRAIL)                    \
+    X("X-Forwarded-Port", F_TRAIL) X("X-Forwarded-Server", F_TRAIL) X("X-Forwarded-Scheme", F_TRAIL)    \
+    X("X-Forwarded-Ssl", F_TRAIL) X("From", F_DEVICE) X("Device-Memory", F_DEVICE) X("DPR", F_DEVICE)   \
+    X("Viewport-Width", F_DEVICE) X("Width", F_DEVICE) X("RTT", F_DEVICE) X("Downlink", F_DEVICE)      \
+    X("ECT", F_DEVICE) X("User-Agent", F_UA) X("Accept-Language", F_LANG) X("Referer", F_REFERER)
+#define ENTRY(name, cls) { name, cls },
 
-static unsigned field_class(struct slice name)
+static const struct fieldset_entry identity_table[] = { IDENTITY_FIELDS(ENTRY) };
+static const struct fieldset_entry elite_table[] = { IDENTITY_FIELDS(ENTRY) ELITE_FIELDS(ENTRY) };
+static struct fieldset identity_fields = FIELDSET_INIT(identity_table);
+static struct fieldset elite_fields = FIELDSET_INIT(elite_table);
+
+static unsigned field_class(struct fieldset *set, bool hints, struct slice name)
 {
     /* every client hint: Sec-CH-UA, Sec-CH-UA-Platform, Sec-CH-Device-Memory, ... */
-    if (name.len > 7 && (name.ptr[0] | 0x20) == 's' && slice_caseeq(slice_make(name.ptr, 7), "Sec-CH-", 7))
+    if (hints && name.len > 7 && (name.ptr[0] | 0x20) == 's' && slice_caseeq(slice_make(name.ptr, 7), "Sec-CH-", 7))
         return F_DEVICE;
-    return fieldset_class(&fields, name);
+    return fieldset_class(set, name);
 }
 
 const char *anonymity_level_name(enum anonymity_level level)
@@ -145,29 +147,21 @@ static struct slice referer_for(struct slice v, const struct anonymity_subject *
     return slice_make(p, n);
 }
 
-/* Appends ", item" to the (joined) fields named name, or adds it. */
-static void append_list(struct headers *h, struct arena *a, struct slice name, struct slice item)
+/* "a" + ", " + "b" in the arena. */
+static struct slice join(struct arena *a, struct slice x, struct slice y)
 {
-    size_t len = item.len;
-    int first = headers_find(h, name, 0);
-    for (int j = first; j >= 0; j = headers_find(h, name, (unsigned)j + 1))
-        len += h->v[j].value.len + 2;
-    char *p = arena_alloc(a, len), *w = p;
-    for (int j = first; j >= 0; j = headers_find(h, name, (unsigned)j + 1)) {
-        memcpy(w, h->v[j].value.ptr, h->v[j].value.len);
-        w += h->v[j].value.len;
-        *w++ = ',';
-        *w++ = ' ';
-    }
-    memcpy(w, item.ptr, item.len);
-    headers_set(h, a, name, slice_make(p, len));
+    char *p = arena_alloc(a, x.len + 2 + y.len);
+    memcpy(p, x.ptr, x.len);
+    memcpy(p + x.len, ", ", 2);
+    memcpy(p + x.len + 2, y.ptr, y.len);
+    return slice_make(p, x.len + 2 + y.len);
 }
 
 /* Forwarded: for=192.0.2.1, for="[2001:db8::1]" (RFC 7239 6). */
 static struct slice forwarded_for(struct slice ip, struct arena *a)
 {
     bool v6 = memchr(ip.ptr, ':', ip.len) != NULL;
-    size_t n = ip.len + (v6 ? 10 : 4);
+    size_t n = ip.len + (v6 ? 8 : 4);
     char *p = arena_alloc(a, n), *w = p;
     memcpy(w, v6 ? "for=\"[" : "for=", v6 ? 6 : 4);
     w += v6 ? 6 : 4;
@@ -183,6 +177,31 @@ static bool strips_cookies(const struct anonymity_config *cfg, const struct anon
     return cfg->cookies == COOKIES_STRIP || (cfg->cookies == COOKIES_THIRD_PARTY && s->third_party);
 }
 
+/* The first field of a kind, kept in place, gets the later ones' values
+ * joined to it (what headers_set does to a list, in the same pass). */
+struct list_field {
+    int at;                    /* index among the kept fields, or -1 */
+};
+
+static bool joined(struct headers *h, struct arena *a, struct list_field *lf, unsigned kept, struct header f)
+{
+    if (lf->at < 0) {
+        lf->at = (int)kept;
+        return false; /* keep it: the first */
+    }
+    h->v[lf->at].value = join(a, h->v[lf->at].value, f.value);
+    return true; /* dropped: its value went to the first */
+}
+
+static void append_item(struct headers *h, struct arena *a, const struct list_field *lf, struct slice name,
+                        struct slice item)
+{
+    if (lf->at >= 0)
+        h->v[lf->at].value = join(a, h->v[lf->at].value, item);
+    else
+        headers_add(h, a, name, item);
+}
+
 void anonymity_request(struct headers *h, struct arena *a, const struct anonymity_config *cfg,
                        enum anonymity_level level, const struct anonymity_subject *s)
 {
@@ -193,17 +212,25 @@ void anonymity_request(struct headers *h, struct arena *a, const struct anonymit
         drop = F_IDENTITY | F_TRAIL | F_DEVICE;
     if (strips_cookies(cfg, s))
         drop |= F_COOKIE;
-    bool elite = level == ANON_ELITE;
+    bool elite = level == ANON_ELITE, transparent = level == ANON_TRANSPARENT;
+    struct fieldset *set = elite ? &elite_fields : &identity_fields;
     bool ua_done = false, lang_done = false, ref_done = false;
+    struct list_field xff = { -1 }, fwd = { -1 };
     unsigned kept = 0;
     for (unsigned i = 0; i < h->n; i++) {
         struct header f = h->v[i];
         if (cfg->send_only && !in_send_only(cfg, f.name))
             continue;
-        unsigned cls = field_class(f.name);
+        unsigned cls = field_class(set, elite, f.name);
         if (cls & drop)
             continue;
-        if (elite && (cls & F_UA)) {
+        if (transparent && (cls & F_XFF)) {
+            if (joined(h, a, &xff, kept, f))
+                continue;
+        } else if (transparent && (cls & F_FORWARDED)) {
+            if (joined(h, a, &fwd, kept, f))
+                continue;
+        } else if (elite && (cls & F_UA)) {
             if (ua_done)
                 continue;
             f.value = slice_make(cfg->user_agent, strlen(cfg->user_agent));
@@ -226,11 +253,11 @@ void anonymity_request(struct headers *h, struct arena *a, const struct anonymit
     h->n = kept;
     if (elite && !ua_done)
         headers_add(h, a, SLICE_LIT("User-Agent"), slice_make(cfg->user_agent, strlen(cfg->user_agent)));
-    if (level == ANON_TRANSPARENT) {
-        append_list(h, a, SLICE_LIT("X-Forwarded-For"), s->client_ip);
-        append_list(h, a, SLICE_LIT("Forwarded"), forwarded_for(s->client_ip, a));
+    if (transparent) {
+        append_item(h, a, &xff, SLICE_LIT("X-Forwarded-For"), s->client_ip);
+        append_item(h, a, &fwd, SLICE_LIT("Forwarded"), forwarded_for(s->client_ip, a));
     }
-    if ((level == ANON_TRANSPARENT || level == ANON_ANONYMOUS) && s->via.len)
+    if ((transparent || level == ANON_ANONYMOUS) && s->via.len)
         headers_add_via(h, a, s->via);
 }
 

@@ -4,48 +4,83 @@
 #include "fieldset.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static unsigned bucket_of(char c)
+#define CASE_BITS 0x2020202020202020ull
+
+static unsigned hash(const char *p, size_t len)
 {
-    c = (char)(c | 0x20); /* ASCII lower case; non-letters land in "other" */
-    return c >= 'a' && c <= 'z' ? (unsigned)(c - 'a') : 26;
+    unsigned first = (unsigned char)p[0] | 0x20, last = (unsigned char)p[len - 1] | 0x20;
+    return ((unsigned)len * 7 + first * 31 + last * 131) & (FIELDSET_SLOTS - 1);
 }
 
 static void build(struct fieldset *s)
 {
     pthread_mutex_lock(&build_lock);
     if (!atomic_load_explicit(&s->ready, memory_order_relaxed)) {
-        size_t n = s->n < FIELDSET_MAX ? s->n : FIELDSET_MAX;
-        unsigned k = 0;
-        for (unsigned b = 0; b < 27; b++) {
-            s->start[b] = (uint8_t)k;
-            for (size_t i = 0; i < n; i++) {
-                if (bucket_of(s->entries[i].name[0]) == b) {
-                    s->order[k++] = (uint8_t)i;
-                    s->len[i] = (uint8_t)strlen(s->entries[i].name);
-                }
+        size_t n = s->n;
+        if (n > FIELDSET_MAX)
+            abort(); /* a table too big is a programming error */
+        for (size_t i = 0; i < n; i++) {
+            const char *name = s->entries[i].name;
+            size_t len = strlen(name);
+            if (len == 0 || len > FIELDSET_NAME_MAX)
+                abort();
+            char buf[FIELDSET_NAME_MAX] = { 0 };
+            for (size_t k = 0; k < len; k++) {
+                char c = name[k];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                    abort(); /* the OR-0x20 compare is exact for these only */
+                buf[k] = (char)(c | 0x20);
             }
-            s->count[b] = (uint8_t)(k - s->start[b]);
+            memcpy(s->lower[i], buf, sizeof(buf));
+            s->len[i] = (uint8_t)len;
+        }
+        for (size_t i = 0; i < n; i++) {
+            unsigned h = hash(s->entries[i].name, s->len[i]);
+            while (s->slot[h])
+                h = (h + 1) & (FIELDSET_SLOTS - 1);
+            s->slot[h] = (uint8_t)(i + 1);
         }
         atomic_store_explicit(&s->ready, 1, memory_order_release);
     }
     pthread_mutex_unlock(&build_lock);
 }
 
+static bool same(const uint64_t *lower, const char *p, size_t len)
+{
+    size_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        uint64_t v;
+        memcpy(&v, p + k, 8);
+        if ((v | CASE_BITS) != lower[k / 8])
+            return false;
+    }
+    if (k < len) {
+        uint64_t v = 0, keep = 0;
+        memcpy(&v, p + k, len - k);
+        memset(&keep, 0xff, len - k); /* the bytes copied, whatever the byte order */
+        if (((v | CASE_BITS) & keep) != lower[k / 8])
+            return false;
+    }
+    return true;
+}
+
 unsigned fieldset_class(struct fieldset *s, struct slice name)
 {
-    if (name.len == 0)
+    if (name.len == 0 || name.len > FIELDSET_NAME_MAX)
         return 0;
     if (!atomic_load_explicit(&s->ready, memory_order_acquire))
         build(s);
-    unsigned b = bucket_of(name.ptr[0]);
-    for (unsigned j = 0; j < s->count[b]; j++) {
-        unsigned i = s->order[s->start[b] + j];
-        if (s->len[i] == name.len && slice_caseeq(name, s->entries[i].name, name.len))
-            return s->entries[i].cls;
+    for (unsigned h = hash(name.ptr, name.len);; h = (h + 1) & (FIELDSET_SLOTS - 1)) {
+        unsigned e = s->slot[h];
+        if (e == 0)
+            break;
+        if (s->len[e - 1] == name.len && same(s->lower[e - 1], name.ptr, name.len))
+            return s->entries[e - 1].cls;
     }
     return 0;
 }
