@@ -25,14 +25,14 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 LUA_CFLAGS = $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS = $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(LUA_CFLAGS) $(SANITIZE) -MMD -MP $(CFLAGS)
-LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lpthread -lm $(SANITIZE) $(LDFLAGS)
+LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lcrypt -lpthread -lm $(SANITIZE) $(LDFLAGS)
 
-PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev
+PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev libcrypt-dev
 PKGS_TEST := python3 python3-pytest curl
 PKGS_BENCH := wrk nginx-light haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
 
-FUZZ_TARGETS := request response chunked headers config pattern cachectl
+FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile
 FUZZ_TIME ?= 60
 FUZZ_CI_TIME ?= 30
 FUZZ_BUILD := build/fuzz
@@ -164,7 +164,7 @@ fuzz-build: deps-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 		echo "clang ... tests/fuzz/fuzz_$$t.c"; \
 		clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(LUA_CFLAGS) -fsanitize=fuzzer,address,undefined \
-			tests/fuzz/fuzz_$$t.c $(FUZZ_BUILD)/libluxy.a $(LUA_LIBS) -lev -lhttp_parser -lcares -lpthread -lm \
+			tests/fuzz/fuzz_$$t.c $(FUZZ_BUILD)/libluxy.a $(LUA_LIBS) -lev -lhttp_parser -lcares -lcrypt -lpthread -lm \
 			-o $(FUZZ_BUILD)/fuzz_$$t || exit 1; \
 	done
 
