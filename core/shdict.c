@@ -4,7 +4,8 @@
  * exactly when it has an expiry; used is the sum of the entries' costs and
  * never exceeds capacity. Work under the lock is pointer work plus, for the
  * operations that copy a value out or compare one, that value's bytes;
- * entries are built before the lock and freed after it. */
+ * entries are built outside it (before it, or between two lookups) and
+ * freed after it. */
 #include "shdict.h"
 
 #include <assert.h>
@@ -543,14 +544,19 @@ int shdict_incr(struct shdict *d, struct slice key, const struct shdict_value *d
         return SHDICT_TOO_BIG;
     uint64_t hash = siphash13(d->seed, key.ptr, key.len);
     struct entry *fresh = NULL, *dead = NULL;
-    if (init) { /* built before the lock, in case the key is absent */
-        struct shdict_value first;
-        add_numbers(init, delta, &first);
-        fresh = entry_new(key, hash, &first, deadline(init_ttl, now));
-    }
     int rc = SHDICT_OK;
     pthread_mutex_lock(&d->lock);
     struct entry *e = lookup(d, key, hash, now, &dead);
+    if (!e && init) {
+        /* absent: the entry is built outside the lock, then looked up again
+         * (another thread may have made it meanwhile) */
+        pthread_mutex_unlock(&d->lock);
+        struct shdict_value first;
+        add_numbers(init, delta, &first);
+        fresh = entry_new(key, hash, &first, deadline(init_ttl, now));
+        pthread_mutex_lock(&d->lock);
+        e = lookup(d, key, hash, now, &dead);
+    }
     if (e && !is_number((enum shdict_type)e->type)) {
         rc = SHDICT_NOT_NUMBER;
     } else if (e) { /* in place: a number's entry is the same size whatever the number */

@@ -516,7 +516,7 @@ struct bench_arg {
     double ns;
 };
 
-static char bench_keys[1024][8];
+static char bench_keys[1024][16];
 
 static void *bench_thread(void *p)
 {
