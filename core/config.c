@@ -81,6 +81,9 @@ void config_free(struct config *c)
     for (unsigned i = 0; i < c->nupstreams; i++)
         free_upstream(&c->upstreams[i]);
     free(c->upstreams);
+    for (unsigned i = 0; i < c->nshared; i++)
+        free(c->shared[i].name);
+    free(c->shared);
     free(c->path);
     free(c->source);
     free(c->chunkname);
@@ -115,4 +118,12 @@ const struct upstream_config *config_upstream(const struct config *c, const char
 const struct upstream_config *config_parent(const struct config *c, const char *name)
 {
     return group(c, name, true);
+}
+
+const struct shared_config *config_shared(const struct config *c, const char *name)
+{
+    for (unsigned i = 0; i < c->nshared; i++)
+        if (strcmp(c->shared[i].name, name) == 0)
+            return &c->shared[i];
+    return NULL;
 }

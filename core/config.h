@@ -99,6 +99,14 @@ struct cache_config {
     int line;
 };
 
+/* shared "name" { size = ... }: a dictionary every worker sees
+ * (core/shdict.c, lua/api_shared.c; docs/shared.md). */
+struct shared_config {
+    char *name;                 /* [A-Za-z0-9_.-], 1-64 bytes */
+    uint64_t size;              /* bytes: entries and their index */
+    int line;
+};
+
 struct lua_config {
     size_t memory;              /* bytes per worker lua_State */
     unsigned long instructions; /* budget units per hook call */
@@ -121,6 +129,8 @@ struct config {
     struct lua_config lua;
     struct resolve_config resolver;
     struct cache_config *cache; /* NULL: no cache */
+    struct shared_config *shared; /* the shared dictionaries declared */
+    unsigned nshared;
     char *resolver_servers;     /* owned storage behind resolver.servers */
     char *error_log;            /* path, "stderr", "stdout" */
     char *access_log;           /* same, or NULL: off */
@@ -137,5 +147,7 @@ void config_free(struct config *c);
 const struct upstream_config *config_upstream(const struct config *c, const char *name);
 /* The parent proxy group named name, or NULL. */
 const struct upstream_config *config_parent(const struct config *c, const char *name);
+/* The shared dictionary named name, or NULL. */
+const struct shared_config *config_shared(const struct config *c, const char *name);
 
 #endif

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "luxy.h"
+#include "shdict_registry.h"
 #include "worker.h"
 
 static void usage(FILE *out)
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
         fds[i] = -1;
     unsigned started = 0, built = 0;
     struct cache *cache = cfg.cache ? cache_new(cfg.cache) : NULL;
+    shdict_registry_open(&cfg); /* before the workers: their top level may take handles */
     struct worker **worker_ptrs = xcalloc(nw, sizeof(*worker_ptrs));
     for (unsigned i = 0; i < nw; i++)
         worker_ptrs[i] = &workers[i];
@@ -291,6 +293,7 @@ out:
     for (unsigned i = 0; i < built; i++)
         worker_destroy(&workers[i]);
     cache_free(cache);
+    shdict_registry_free(); /* the workers are gone: nothing holds a handle any more */
     free(worker_ptrs);
     for (size_t i = 0; i < (size_t)nw * cfg.nlisteners; i++)
         if (fds[i] != -1)

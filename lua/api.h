@@ -1,7 +1,8 @@
 /* api.h - the Lua classes luxy exposes to scripts, one file each:
  * api_luxy.c (the luxy module), api_request.c (luxy.request),
  * api_response.c (luxy.response), api_backends.c (luxy.backends and
- * luxy.backend), with the header helpers they share in api_headers.c. */
+ * luxy.backend), api_shared.c (luxy.shared dictionaries), with the header
+ * helpers they share in api_headers.c. */
 #ifndef LUXY_API_H
 #define LUXY_API_H
 
@@ -18,6 +19,8 @@ void api_luxy_open(lua_State *L);
 void api_request_open(lua_State *L);
 void api_response_open(lua_State *L);
 void api_backends_open(lua_State *L);
+/* stack: [luxy] -> [luxy]: adds luxy.shared and the dictionary class. */
+void api_shared_open(lua_State *L);
 
 /* stack: [...] -> [..., req]: the request's userdata, made on first use and
  * the same object for every hook of that request. */

@@ -1,5 +1,5 @@
 /* api_luxy.c - the luxy module: clock, logging and facts about the worker
- * the script runs in. */
+ * the script runs in; luxy.shared comes from api_shared.c. */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,5 +34,6 @@ void api_luxy_open(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushinteger(L, vm->w ? (lua_Integer)vm->w->id : 0);
     lua_setfield(L, -2, "worker_id");
+    api_shared_open(L);
     lua_setglobal(L, "luxy");
 }

@@ -18,6 +18,7 @@
 #include "../core/lb.h"
 #include "../core/log.h"
 #include "../core/luxy.h"
+#include "../core/shdict.h"
 #include "hooks.h"
 #include "vm.h"
 
@@ -163,6 +164,58 @@ static int dsl_upstream(lua_State *L)
 static int dsl_parent(lua_State *L)
 {
     return group(L, true);
+}
+
+/* ---- shared ---- */
+
+static int dsl_shared_body(lua_State *L)
+{
+    struct config *c = building(L);
+    if (c == NULL)
+        return 0;
+    directive_begin(L);
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    char what[160];
+    snprintf(what, sizeof(what), "shared %s", name);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "size", NULL };
+    check_keys(L, 1, what, keys, false);
+    if (config_shared(c, name))
+        return luaL_error(L, "%s: declared twice", what);
+    uint64_t size = opt_size(L, 1, what, "size", 1u << 20, false);
+    if (size < SHDICT_MIN_SIZE || size > SHDICT_MAX_SIZE)
+        return luaL_error(L, "%s: size must be between 64KB and 64GB", what);
+    c->shared = xrealloc(c->shared, (c->nshared + 1) * sizeof(*c->shared));
+    struct shared_config *sc = &c->shared[c->nshared++];
+    sc->name = xstrdup(name);
+    sc->size = size;
+    sc->line = caller_line(L);
+    directive_end(L);
+    return 0;
+}
+
+static bool valid_shared_name(const char *s, size_t len)
+{
+    if (len < 1 || len > SHDICT_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_' || s[i] == '.' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* shared "name" { size = "8MB" }: as upstream, the name call returns the
+ * function that takes the table. */
+static int dsl_shared(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    if (!valid_shared_name(name, len))
+        return luaL_error(L, "shared: invalid name '%s' (1 to 64 letters, digits, '_', '.' and '-')", name);
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, dsl_shared_body, 1);
+    return 1;
 }
 
 /* ---- global settings ---- */
@@ -420,11 +473,12 @@ void config_open_dsl(lua_State *L)
         { "listen", dsl_listen },     { "upstream", dsl_upstream }, { "workers", dsl_workers },
         { "timeouts", dsl_timeouts }, { "limits", dsl_limits },     { "lua", dsl_lua },
         { "logs", dsl_logs },         { "resolver", dsl_resolver }, { "fail_open", dsl_fail_open },
-        { "cache", dsl_cache },       { "parent", dsl_parent },
+        { "cache", dsl_cache },       { "parent", dsl_parent },     { "shared", dsl_shared },
     };
     for (size_t i = 0; i < countof(dsl); i++) {
         lua_pushcfunction(L, dsl[i].func);
-        if (dsl[i].func != dsl_upstream && dsl[i].func != dsl_parent) /* upstream "x" returns the directive */
+        /* upstream "x", parent "x", shared "x" return the directive */
+        if (dsl[i].func != dsl_upstream && dsl[i].func != dsl_parent && dsl[i].func != dsl_shared)
             lua_pushcclosure(L, directive, 1);
         lua_setglobal(L, dsl[i].name);
     }

@@ -1,6 +1,7 @@
 /* config.h (lua/) - the configuration language: listen{}, upstream "x" {},
  * workers, timeouts{}, limits{}, lua{}, logs{}, resolver{}, fail_open{},
- * and config_load, which runs a file once to fill a struct config. */
+ * cache{}, shared "x" {}, and config_load, which runs a file once to fill
+ * a struct config. */
 #ifndef LUXY_LUA_CONFIG_H
 #define LUXY_LUA_CONFIG_H
 

@@ -281,5 +281,6 @@ void vm_free(struct vm *vm)
     if (vm == NULL)
         return;
     lua_close(vm->L);
+    shdict_buf_free(&vm->shared_buf);
     free(vm);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../core/shdict.h"
 #include "budget.h"
 
 struct config;
@@ -31,6 +32,7 @@ struct vm {
     unsigned current_hook;        /* HOOK_NONE or the hook running now */
     unsigned long errors;
     char script_dir[512];         /* for require */
+    struct shdict_buf shared_buf; /* string values copied out of shared dicts (api_shared.c) */
 };
 
 /* The vm from inside a Lua C function. */

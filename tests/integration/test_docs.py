@@ -1,8 +1,9 @@
-"""Every Lua snippet in README.md, docs/config.md, docs/lua-api.md and docs/caching.md is
-taken from the Markdown itself and checked with `luxy -t`, so the docs
-cannot drift from what the binary accepts. A snippet that declares no
-listener gets a forward one in front (fragments such as `workers(2)`);
-host names in snippets resolve through a fake DNS server."""
+"""Every Lua snippet in README.md, docs/config.md, docs/lua-api.md,
+docs/caching.md and docs/shared.md is taken from the Markdown itself and
+checked with `luxy -t`, so the docs cannot drift from what the binary
+accepts. A snippet that declares no listener gets a forward one in front
+(fragments such as `workers(2)`); host names in snippets resolve through a
+fake DNS server."""
 
 import os
 import re
@@ -11,7 +12,7 @@ import pytest
 
 from luxyharness import REPO, run_check
 
-DOCS = ["README.md", "docs/config.md", "docs/lua-api.md", "docs/caching.md"]
+DOCS = ["README.md", "docs/config.md", "docs/lua-api.md", "docs/caching.md", "docs/shared.md"]
 
 
 def snippets():

@@ -127,6 +127,30 @@ static void test_warnings(void)
     config_free(&c);
 }
 
+static void test_shared(void)
+{
+    struct config c;
+    char err[512] = "";
+    int rc = load("listen { '127.0.0.1:8080', mode = 'forward' }\n"
+                  "shared 'limits' { size = '8MB' }\n"
+                  "shared 'bans.v2-x_y' {}\n"
+                  "local limits = luxy.shared('limits')\n",
+                  &c, err, sizeof(err));
+    is_int(rc, 0, "shared dictionaries load");
+    if (rc) {
+        printf("# %s\n", err);
+        return;
+    }
+    is_int(c.nshared, 2, "two dictionaries");
+    is_str(c.shared[0].name, "limits", "first name");
+    is_int(c.shared[0].size, 8u << 20, "its size");
+    is_int(c.shared[0].line, 2, "its line");
+    ok(config_shared(&c, "bans.v2-x_y") == &c.shared[1], "found by name");
+    is_int(c.shared[1].size, 1u << 20, "default size 1MB");
+    ok(config_shared(&c, "nope") == NULL, "an undeclared name");
+    config_free(&c);
+}
+
 static void test_errors(void)
 {
     struct {
@@ -176,6 +200,16 @@ static void test_errors(void)
         { "while true do end\n", "instruction budget exceeded (100000000 instructions" },
         { "pcall(listen, { '127.0.0.1:8080', bogus = 1 })\nlisten { '127.0.0.1:8081' }\n", "cannot be caught with pcall" },
         { "listen { '127.0.0.1:8081' }\npcall(limits, { body_size = 'x' })\n", "cannot be caught with pcall" },
+        { "listen { '127.0.0.1:8081' }\npcall(shared 'x', { sise = 1 })\n", "cannot be caught with pcall" },
+        { "\nshared 'x' { size = 1000 }\n", ":2: shared x: size must be between 64KB and 64GB" },
+        { "shared 'x' { size = '100GB' }\n", "size must be between 64KB and 64GB" },
+        { "shared 'x' {}\nshared 'x' {}\n", ":2: shared x: declared twice" },
+        { "shared 'a/b' {}\n", ":1: shared: invalid name 'a/b'" },
+        { "shared '' {}\n", "shared: invalid name ''" },
+        { "shared 'x' { maxsize = 1 }\n", "shared x: unknown option 'maxsize' (known: size)" },
+        { "listen { '127.0.0.1:8081' }\nluxy.shared('x')\n", ":2: luxy.shared: no shared dictionary 'x'" },
+        { "listen { '127.0.0.1:8081' }\nshared 'x' {}\nluxy.shared('x'):get('k')\n",
+          ":3: luxy.shared('x'): dictionary operations belong in hooks" },
     };
     for (size_t i = 0; i < countof(cases); i++) {
         struct config c;
@@ -241,6 +275,7 @@ int main(void)
     test_full();
     test_default();
     test_errors();
+    test_shared();
     test_warnings();
     return tap_done("config");
 }

@@ -109,13 +109,30 @@ static void test_table(void)
 {
     ok(lb_find("wrr") == &lb_wrr && lb_find("least_conn") == &lb_least_conn && lb_find("random") == &lb_random,
        "names find their strategies");
+    ok(lb_find("first") == &lb_first, "first");
     ok(lb_find("nope") == NULL, "unknown name");
-    is_str(lb_names(), "wrr, random, least_conn", "names listed from the table");
+    is_str(lb_names(), "wrr, random, least_conn, first", "names listed from the table");
+}
+
+/* first: configuration order, skipping what a retry already tried */
+static void test_first(void)
+{
+    const unsigned w[] = { 1, 5, 1 };
+    make(3, w);
+    struct lb_tried t = { { 0 } };
+    int a = lb_pick(&lb_first, &up, &t);
+    lb_mark_tried(&t, (unsigned)a);
+    int b = lb_pick(&lb_first, &up, &t);
+    lb_mark_tried(&t, (unsigned)b);
+    int c = lb_pick(&lb_first, &up, &t);
+    lb_mark_tried(&t, (unsigned)c);
+    ok(a == 0 && b == 1 && c == 2 && lb_pick(&lb_first, &up, &t) == -1, "0, then 1, then 2, then none");
 }
 
 int main(void)
 {
     test_wrr_order();
+    test_first();
     test_wrr_shares();
     test_least_conn();
     test_random_shares();
