@@ -57,6 +57,10 @@ static void free_listener(struct listener_config *l)
     free(l->anon.send_only);
     destination_free(&l->deny);
     free(l->parent);
+    free(l->auth.realm);
+    free(l->auth.users_path);
+    if (l->auth.users)
+        authfile_free(l->auth.users);
     free(l->fwd.trusted);
     free(l->server_header);
 }

@@ -10,11 +10,20 @@
 
 #include "addr.h"
 #include "anonymity.h"
+#include "authfile.h"
 #include "destination.h"
 #include "forwarding.h"
 #include "resolve.h"
 
 enum listen_mode { MODE_REVERSE, MODE_FORWARD };
+
+/* forward: Proxy-Authorization: Basic required (auth = { users =, realm = }) */
+struct proxy_auth_config {
+    bool on;
+    char *realm;                /* shown by the client when it asks for a password */
+    char *users_path;           /* as resolved (relative to the file's directory) */
+    struct authfile *users;     /* loaded at configuration time; NULL: proxy_auth decides */
+};
 
 struct listener_config {
     char *spec;                 /* as written: "127.0.0.1:3128" */
@@ -30,6 +39,7 @@ struct listener_config {
     struct anonymity_config anon;     /* forward: what origins learn about clients */
     struct destination_rules deny;    /* forward: deny_destinations */
     char *parent;               /* forward: the parent proxy group requests go through, or NULL */
+    struct proxy_auth_config auth;    /* forward */
     struct forwarding_config fwd;     /* trusted_proxies; reverse: the forwarding fields */
     bool hide_backend;          /* reverse: backend software and addresses stay hidden */
     char *server_header;        /* reverse, hide_backend: the Server clients see, or NULL: none */

@@ -26,3 +26,4 @@ const struct proxy_error err_not_cached = { 504, "not in the cache (only-if-cach
 const struct proxy_error err_purge_denied = { 403, "PURGE is not allowed from this address" };
 const struct proxy_error err_destination_denied = { 403, "the destination is not allowed" };
 const struct proxy_error err_parent_refused = { 502, "the parent proxy refused the request" };
+const struct proxy_error err_auth_busy = { 503, "too many proxy logins are being checked" };

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "luxy.h"
 #include "shdict_registry.h"
+#include "authcheck.h"
 #include "worker.h"
 
 static void usage(FILE *out)
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
         fds[i] = -1;
     unsigned started = 0, built = 0;
     struct cache *cache = cfg.cache ? cache_new(cfg.cache) : NULL;
+    struct authcheck *auth = NULL; /* password hashing threads, when a listener has a user file */
     shdict_registry_open(&cfg); /* before the workers: their top level may take handles */
     struct worker **worker_ptrs = xcalloc(nw, sizeof(*worker_ptrs));
     for (unsigned i = 0; i < nw; i++)
@@ -243,12 +245,20 @@ int main(int argc, char **argv)
             if ((fds[i * cfg.nlisteners + l] = open_listener(&cfg.listeners[l], err, sizeof(err))) == -1)
                 goto out;
     }
+    for (unsigned l = 0; l < cfg.nlisteners && auth == NULL; l++) {
+        if (cfg.listeners[l].auth.users) {
+            struct authcheck_config ac = { 0 };
+            if ((auth = authcheck_new(&ac, err, sizeof(err))) == NULL)
+                goto out;
+        }
+    }
     for (; built < nw; built++) {
         if (worker_init(&workers[built], built + 1, &cfg, &fds[built * cfg.nlisteners], cache) == -1) {
             snprintf(err, sizeof(err), "worker %u: %s", built + 1, workers[built].err);
             built++;
             goto out;
         }
+        workers[built].auth = auth;
         for (unsigned l = 0; l < cfg.nlisteners; l++)
             fds[built * cfg.nlisteners + l] = -1; /* the worker owns them now */
     }
@@ -293,6 +303,8 @@ out:
     for (unsigned i = 0; i < built; i++)
         worker_destroy(&workers[i]);
     cache_free(cache);
+    if (auth)
+        authcheck_free(auth); /* after the workers: none of their tickets is left */
     shdict_registry_free(); /* the workers are gone: nothing holds a handle any more */
     free(worker_ptrs);
     for (size_t i = 0; i < (size_t)nw * cfg.nlisteners; i++)

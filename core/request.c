@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "log.h"
 #include "proxy.h"
+#include "proxy_auth.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -50,6 +51,7 @@ static struct request *request_new(struct conn *c)
 void request_free(struct request *r)
 {
     struct worker *w = r->w;
+    proxy_auth_cancel(r);
     hooks_request_end(w->vm, r);
     arena_reset(&r->arena);
     unsigned spare = 0;
@@ -110,6 +112,9 @@ static void access_log(struct request *r)
     size_t e = 0;
     if (retries)
         e += (size_t)snprintf(extra + e, sizeof(extra) - e, " retries=%u", retries);
+    if (r->user.len) /* printable: the parser refused control characters in it */
+        e += (size_t)snprintf(extra + e, sizeof(extra) - e, " user=%.*s", (int)min(r->user.len, (size_t)64),
+                              r->user.ptr);
     if (r->error_text)
         snprintf(extra + e, sizeof(extra) - e, " error=\"%s\"", r->error_text);
     struct slice client = request_client_ip(r);
@@ -540,6 +545,18 @@ void request_begin(struct conn *c, size_t head_len)
         return;
     }
     apply_hygiene(r);
+    if (c->lc->auth.on) {
+        proxy_auth_begin(r); /* request_policy follows once the user is known */
+        return;
+    }
+    request_policy(r);
+}
+
+void request_policy(struct request *r)
+{
+    struct conn *c = r->conn;
+    struct worker *w = r->w;
+    r->state = RS_HOOKS;
     if (hooks_defined(w->vm, HOOK_ON_REQUEST)) {
         if (hooks_on_request(w->vm, r) != HOOK_OK) {
             request_fail(r, &err_hook);

@@ -30,6 +30,7 @@ struct cache_fill;
 
 enum req_state {
     RS_HOOKS,        /* head parsed, policy running */
+    RS_AUTH,         /* forward: the proxy password is being checked (off the loop) */
     RS_RESOLVING,    /* forward: waiting for DNS */
     RS_CONNECTING,   /* connect in progress */
     RS_EXCHANGE,     /* head sent; body streaming; waiting for/reading the response */
@@ -71,6 +72,8 @@ struct request {
     union sockaddr_u client_addr;
     struct headers client_fields; /* as the client sent them (hop-by-hop removed), when a script may ask */
     enum anonymity_level anon_level; /* forward */
+    struct slice user;          /* forward: the proxy user, once authenticated */
+    struct authcheck_ticket *auth_ticket; /* a password check in flight */
     bool third_party;           /* forward: another site's page asked for it */
 
     /* the backend */
@@ -179,6 +182,10 @@ const char *request_connection_header(const struct request *r);
 
 /* The response is entirely queued: finish once it is flushed. */
 void request_response_complete(struct request *r);
+
+/* After the listener's checks (and proxy authentication): on_request,
+ * then the cache or the proxy. */
+void request_policy(struct request *r);
 
 /* Frees a request (its conn must not point at it any more). */
 void request_free(struct request *r);

@@ -45,6 +45,7 @@ struct worker {
     struct list conns;            /* client connections */
     struct list tunnels;
     struct cache *cache;          /* the shared store, or NULL */
+    struct authcheck *auth;       /* the shared password checker, or NULL */
     struct list cache_waiters;    /* requests waiting on an entry (request.cwait_link) */
     struct list cache_fills;      /* fetches for the cache running here */
     unsigned nconns;              /* client connections... */

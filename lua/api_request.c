@@ -231,6 +231,8 @@ static int req_index(lua_State *L)
         push_ctx(L, r);
     else if (strcmp(k, "parent") == 0)
         push_slice(L, r->parent_name.len ? r->parent_name : SLICE_NULL);
+    else if (strcmp(k, "user") == 0)
+        push_slice(L, r->user.len ? r->user : SLICE_NULL);
     else if (strcmp(k, "anonymity") == 0)
         r->conn->lc->mode == MODE_FORWARD ? (void)lua_pushstring(L, anonymity_level_name(r->anon_level))
                                           : lua_pushnil(L);

@@ -461,6 +461,10 @@ static int dsl_fail_open(lua_State *L)
         if (h < 0)
             return luaL_error(L, "fail_open: '%s' is not a hook (on_request, select_backend, on_response, cache_key)",
                               name ? name : "?");
+        if (h == HOOK_CACHE_STORE || h == HOOK_PROXY_AUTH)
+            return luaL_error(L, "fail_open: %s always fails closed (%s)", name,
+                              h == HOOK_PROXY_AUTH ? "a failing check must never let anyone in"
+                                                   : "a failing rule never stores a response");
         c->fail_open |= 1u << h;
         lua_pop(L, 1);
     }

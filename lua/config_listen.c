@@ -13,6 +13,7 @@
 #include "../core/config.h"
 #include "../core/headers.h"
 #include "../core/luxy.h"
+#include "vm.h"
 
 static void parse_allow(lua_State *L, int t, struct listener_config *l, const char *what)
 {
@@ -96,6 +97,42 @@ static bool given(lua_State *L, const char *k)
     return g;
 }
 
+/* auth = { users = "users.htpasswd", realm = "..." }: the file is read
+ * now (relative to the configuration's directory), so that -t and the
+ * start refuse a bad one with its file:line. */
+static void parse_auth(lua_State *L, struct listener_config *l, const char *what)
+{
+    if (!opt_field(L, 1, "auth"))
+        return;
+    int t = lua_gettop(L);
+    char sub[200];
+    snprintf(sub, sizeof(sub), "%s: auth", what);
+    if (!lua_istable(L, t))
+        luaL_error(L, "%s must be a table such as { users = \"users.htpasswd\", realm = \"proxy\" }", sub);
+    static const char *const keys[] = { "users", "realm", NULL };
+    check_keys(L, t, sub, keys, false);
+    struct proxy_auth_config *pa = &l->auth;
+    pa->on = true;
+    pa->realm = opt_string(L, t, sub, "realm", "proxy");
+    for (const char *p = pa->realm; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f)
+            luaL_error(L, "%s: realm may not contain quotes, backslashes or control characters", sub);
+    char *users = opt_string(L, t, sub, "users", NULL);
+    if (users) {
+        const char *dir = vm_of(L)->script_dir;
+        size_t n = strlen(dir) + strlen(users) + 2;
+        pa->users_path = xmalloc(n);
+        snprintf(pa->users_path, n, "%s%s%s", users[0] == '/' || !dir[0] ? "" : dir,
+                 users[0] == '/' || !dir[0] ? "" : "/", users);
+        free(users);
+        char err[512];
+        pa->users = authfile_load(pa->users_path, err, sizeof(err));
+        if (pa->users == NULL)
+            luaL_error(L, "%s.users: %s", sub, err);
+    }
+    lua_pop(L, 1);
+}
+
 /* forward: anonymity level and its options, destinations, parent */
 static void parse_forward(lua_State *L, struct listener_config *l, const char *what)
 {
@@ -157,6 +194,7 @@ static void parse_forward(lua_State *L, struct listener_config *l, const char *w
         free(rules[j]);
     free(rules);
     l->parent = opt_string(L, 1, what, "parent", NULL);
+    parse_auth(L, l, what);
 }
 
 /* reverse: the forwarding fields backends get, and what clients never see */
@@ -206,7 +244,7 @@ int dsl_listen(lua_State *L)
                                         "backlog", "keepalive", "cache", "anonymity", "user_agent",
                                         "accept_language", "cookies", "send_only", "deny_destinations",
                                         "parent", "trusted_proxies", "forwarded", "forwarding_headers",
-                                        "hide_backend", "server_header", NULL };
+                                        "hide_backend", "server_header", "auth", NULL };
     lua_rawgeti(L, 1, 1);
     const char *spec = lua_tostring(L, -1);
     if (spec == NULL)
@@ -238,7 +276,7 @@ int dsl_listen(lua_State *L)
     /* options that would be silently meaningless for this mode */
     static const char *const forward_only[] = { "connect_ports", "keepalive", "anonymity", "user_agent",
                                                 "accept_language", "cookies", "send_only",
-                                                "deny_destinations", "parent", NULL };
+                                                "deny_destinations", "parent", "auth", NULL };
     static const char *const reverse_only[] = { "upstream", "x_forwarded", "forwarded", "forwarding_headers",
                                                 "hide_backend", "server_header", NULL };
     for (const char *const *k = l->mode == MODE_FORWARD ? reverse_only : forward_only; *k; k++) {

@@ -202,7 +202,7 @@ static bool allows_only_loopback(const struct listener_config *l)
     return l->nallow > 0;
 }
 
-static int check_listeners(struct config *c, bool on_request, char *err, size_t errlen)
+static int check_listeners(struct config *c, bool on_request, bool proxy_auth, char *err, size_t errlen)
 {
     if (c->nlisteners == 0) {
         snprintf(err, errlen, "%s: no listen { ... } directive", c->path);
@@ -225,6 +225,11 @@ static int check_listeners(struct config *c, bool on_request, char *err, size_t 
         if (l->parent && config_parent(c, l->parent) == NULL) {
             snprintf(err, errlen, "%s:%d: listen %s: parent '%s' is not defined (parent \"%s\" { \"host:port\" })",
                      c->path, l->line, l->spec, l->parent, l->parent);
+            return -1;
+        }
+        if (l->auth.on && l->auth.users == NULL && !proxy_auth) {
+            snprintf(err, errlen, "%s:%d: listen %s: auth needs users = \"FILE\" (htpasswd -B) or a "
+                     "proxy_auth(req, user, password) function", c->path, l->line, l->spec);
             return -1;
         }
         if (l->mode == MODE_FORWARD && l->deny.nnets == 0 && !allows_only_loopback(l))
@@ -414,11 +419,12 @@ static int load_into(struct config *cfg, const char *name, char *err, size_t err
             snprintf(err, errlen, "%s: %s", cfg->path, why);
     }
     bool on_request = vm->hook_refs[HOOK_ON_REQUEST] != LUA_NOREF;
+    bool proxy_auth = vm->hook_refs[HOOK_PROXY_AUTH] != LUA_NOREF;
     if (rc == 0)
         warn_about_hook_names(vm, cfg);
     vm_free(vm);
     if (rc == 0)
-        rc = check_listeners(cfg, on_request, err, errlen);
+        rc = check_listeners(cfg, on_request, proxy_auth, err, errlen);
     if (rc == 0)
         rc = check_log_file(cfg, "error", cfg->error_log, err, errlen);
     if (rc == 0)

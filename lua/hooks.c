@@ -16,7 +16,7 @@
 #include "api.h"
 
 const char *const hook_names[HOOK_COUNT] = { "on_request", "select_backend", "on_response", "cache_key",
-                                             "cache_store" };
+                                             "cache_store", "proxy_auth" };
 
 int hooks_parse_name(const char *name)
 {
@@ -292,6 +292,39 @@ int hooks_cache_store(struct vm *vm, struct request *r, struct cache_store_decis
     if (run(vm, HOOK_CACHE_STORE, call_cache_store, r, d, NULL) == 0)
         return HOOK_OK;
     d->store = 0;
+    return HOOK_FAILED;
+}
+
+/* ---- proxy_auth ---- */
+
+struct auth_args {
+    struct slice user, password;
+    bool *allow;
+};
+
+static int call_proxy_auth(lua_State *L)
+{
+    struct request *r = lua_touserdata(L, 1);
+    struct auth_args *a = lua_touserdata(L, 2);
+    push_hook(L, HOOK_PROXY_AUTH);
+    api_push_request(L, r);
+    lua_pushlstring(L, a->user.ptr, a->user.len);
+    lua_pushlstring(L, a->password.ptr, a->password.len);
+    lua_call(L, 3, 1);
+    if (!lua_isboolean(L, -1) && !lua_isnil(L, -1))
+        return hook_error(L, HOOK_PROXY_AUTH,
+                          lua_pushfstring(L, "must return true or false (got %s)", luaL_typename(L, -1)));
+    *a->allow = lua_toboolean(L, -1);
+    return 0;
+}
+
+int hooks_proxy_auth(struct vm *vm, struct request *r, struct slice user, struct slice password, bool *allow)
+{
+    *allow = false;
+    struct auth_args a = { user, password, allow };
+    if (run(vm, HOOK_PROXY_AUTH, call_proxy_auth, r, &a, NULL) == 0)
+        return HOOK_OK;
+    *allow = false;
     return HOOK_FAILED;
 }
 

@@ -16,7 +16,7 @@ struct request;
 struct upstream;
 
 enum hook { HOOK_ON_REQUEST, HOOK_SELECT_BACKEND, HOOK_ON_RESPONSE, HOOK_CACHE_KEY, HOOK_CACHE_STORE,
-            HOOK_COUNT };
+            HOOK_PROXY_AUTH, HOOK_COUNT };
 #define HOOK_NONE HOOK_COUNT
 
 /* Results: HOOK_OK - ran (or failed open); HOOK_FAILED - failed closed, the
@@ -56,6 +56,11 @@ struct cache_store_decision {
 /* Runs cache_store on r (r->resp is the response). An error is logged and
  * means "do not store": the safe side for a cache, whatever fail_open says. */
 int hooks_cache_store(struct vm *vm, struct request *r, struct cache_store_decision *d);
+
+/* proxy_auth(req, user, password) on a listener whose auth has no users
+ * file: *allow when it returned true. Fails closed, always: an error never
+ * lets anyone in (HOOK_FAILED: the request gets a 500). */
+int hooks_proxy_auth(struct vm *vm, struct request *r, struct slice user, struct slice password, bool *allow);
 
 /* The request is over: its Lua objects stop working. */
 void hooks_request_end(struct vm *vm, struct request *r);

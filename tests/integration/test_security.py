@@ -298,3 +298,132 @@ def test_parent_names_are_checked(env, tmp_path):
     p.write_text('listen { "127.0.0.1:18092", mode = "forward" }\nupstream "x" { "127.0.0.1:1" }\nparent "x" { "127.0.0.1:2" }\n')
     rc, out = run_check(["-c", str(p)])
     assert rc != 0 and "the name is taken" in out
+
+
+# ---- proxy authentication
+
+def htpasswd(tmp_path, users, cost=5):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+        lines = ["%s:%s" % (u, crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << cost)))
+                 for u, p in users.items()]
+    path = tmp_path / "users.htpasswd"
+    path.write_text("# made by the test\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def basic(user, password):
+    import base64
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+AUTH_CONF = '''workers(1)
+listen { "127.0.0.1:$port", mode = "forward", connect_ports = "any", auth = { users = "%s", realm = "staff" } }
+function on_request(req)
+  req:set_header("X-Proxy-User", req.user or "-")
+end
+'''
+
+
+def test_proxy_auth_with_a_user_file(env, tmp_path):
+    users = htpasswd(tmp_path, {"alice": "wonderland", "bob": "builder"})
+    origin = env.backend()
+    echo = env.echo()
+    lx = env.luxy(AUTH_CONF % users)
+    c = Client(lx.port)
+    url = "http://127.0.0.1:%d/x" % origin.port
+    r = c.roundtrip("GET", url)
+    assert r.status == 407 and r.header("Proxy-Authenticate") == 'Basic realm="staff", charset="UTF-8"'
+    r = c.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("alice", "wrong"))])
+    assert r.status == 407
+    lx.wait_error_log("proxy user 'alice' refused")
+    r = c.roundtrip("GET", url, headers=[("Proxy-Authorization", "Basic !!!")])
+    assert r.status == 407
+    assert origin.requests == [], "nothing reached the origin yet"
+    for _ in range(2):  # the second from the cache
+        r = c.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("alice", "wonderland"))])
+        assert r.status == 200, r
+        seen = origin.last()
+        assert seen.header("Proxy-Authorization") is None, "the credential never goes upstream"
+        assert seen.header("X-Proxy-User") == "alice"
+    lx.wait_access(lambda l: "user=alice" in l and " 200 " in l, what="the user in the access log")
+    r = c.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("mallory", "wonderland"))])
+    assert r.status == 407, "unknown users are refused like wrong passwords"
+    # CONNECT needs it too
+    c2 = Client(lx.port)
+    c2.send(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n" % echo.port)
+    assert c2.read_response(method="CONNECT").status == 407
+    c2.send(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\nProxy-Authorization: %s\r\n\r\n"
+            % (echo.port, basic("bob", "builder").encode()))
+    assert c2.read_response(method="CONNECT").status == 200
+    c2.send(b"hi")
+    assert c2.reader.read_exact(2) == b"hi"
+
+
+def test_a_flood_of_wrong_passwords_does_not_stall_traffic(env, tmp_path):
+    import threading
+    import time
+    users = htpasswd(tmp_path, {"alice": "wonderland"}, cost=9)  # about 25 ms a hash
+    origin = env.backend()
+    lx = env.luxy(AUTH_CONF % users)
+    url = "http://127.0.0.1:%d/ok" % origin.port
+    good = Client(lx.port)
+    assert good.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("alice", "wonderland"))]).status == 200
+    results = []
+
+    def flood(k):
+        c = Client(lx.port)
+        for i in range(20):
+            r = c.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("alice", "guess-%d-%d" % (k, i)))],
+                            timeout=30)
+            results.append(r.status)
+    threads = [threading.Thread(target=flood, args=(k,)) for k in range(10)]  # 200 wrong passwords
+    for t in threads:
+        t.start()
+    slowest = 0.0
+    deadline = time.monotonic() + 20
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        t0 = time.monotonic()
+        r = good.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("alice", "wonderland"))])
+        assert r.status == 200
+        slowest = max(slowest, time.monotonic() - t0)
+    for t in threads:
+        t.join(30)
+    assert len(results) == 200 and set(results) <= {407, 503}, set(results)
+    # 200 hashes of 25 ms are 5 s of CPU: hashing on the loop would stall the good client for seconds
+    assert slowest < 1.0, "a logged-in client waited %.2fs during the flood" % slowest
+
+
+def test_proxy_auth_by_script(env, tmp_path):
+    origin = env.backend()
+    lx = env.luxy('''workers(1)
+listen { "127.0.0.1:$port", mode = "forward", auth = { realm = "script" } }
+local accounts = { carol = "pass1" }
+function proxy_auth(req, user, password)
+  if user == "boom" then error("backend of the script is down") end
+  return accounts[user] == password
+end
+''')
+    c = Client(lx.port)
+    url = "http://127.0.0.1:%d/s" % origin.port
+    assert c.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("carol", "nope"))]).status == 407
+    assert c.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("carol", "pass1"))]).status == 200
+    assert origin.last().header("Proxy-Authorization") is None
+    assert c.roundtrip("GET", url, headers=[("Proxy-Authorization", basic("boom", "x"))]).status == 500
+    lx.wait_error_log("backend of the script is down")
+
+
+def test_proxy_auth_configuration_errors(env, tmp_path):
+    p = tmp_path / "c.lua"
+    p.write_text('listen { "127.0.0.1:18093", mode = "forward", auth = { realm = "x" } }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc != 0 and "proxy_auth(req, user, password)" in out
+    (tmp_path / "md5.htpasswd").write_text("old:$apr1$abcdefgh$0123456789abcdefghijkl\n")
+    p.write_text('listen { "127.0.0.1:18093", mode = "forward", auth = { users = "md5.htpasswd" } }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc != 0 and "md5.htpasswd:1" in out and "htpasswd -B" in out, out
+    p.write_text('listen { "127.0.0.1:18093", mode = "forward" }\nfail_open { "proxy_auth" }\n')
+    rc, out = run_check(["-c", str(p)])
+    assert rc != 0 and "always fails closed" in out
