@@ -32,7 +32,7 @@ PKGS_TEST := python3 python3-pytest curl
 PKGS_BENCH := wrk nginx-light haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
 
-FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile
+FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile identity
 FUZZ_TIME ?= 60
 FUZZ_CI_TIME ?= 30
 FUZZ_BUILD := build/fuzz

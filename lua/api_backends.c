@@ -79,7 +79,7 @@ static void push_backend(lua_State *L, int list_idx, int i)
 
 static const struct lb_tried no_tries;
 
-/* backends:wrr() / :random() / :least_conn() - the built-in strategies,
+/* backends:wrr() / :random() / :least_conn() / :first() - the built-in strategies,
  * skipping backends this request already tried. */
 static int pick_with(lua_State *L, const struct lb_ops *ops)
 {
@@ -92,11 +92,13 @@ static int pick_with(lua_State *L, const struct lb_ops *ops)
 static int b_wrr(lua_State *L) { return pick_with(L, &lb_wrr); }
 static int b_random(lua_State *L) { return pick_with(L, &lb_random); }
 static int b_least_conn(lua_State *L) { return pick_with(L, &lb_least_conn); }
+static int b_first(lua_State *L) { return pick_with(L, &lb_first); }
 
 static const luaL_Reg list_methods[] = {
     { "wrr", b_wrr },
     { "random", b_random },
     { "least_conn", b_least_conn },
+    { "first", b_first },
     { NULL, NULL },
 };
 

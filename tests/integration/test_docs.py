@@ -1,5 +1,4 @@
-"""Every Lua snippet in README.md, docs/config.md, docs/lua-api.md,
-docs/caching.md and docs/shared.md is taken from the Markdown itself and
+"""Every Lua snippet in README.md and the docs listed in DOCS is taken from the Markdown itself and
 checked with `luxy -t`, so the docs cannot drift from what the binary
 accepts. A snippet that declares no listener gets a forward one in front
 (fragments such as `workers(2)`); host names in snippets resolve through a
@@ -12,7 +11,8 @@ import pytest
 
 from luxyharness import REPO, run_check
 
-DOCS = ["README.md", "docs/config.md", "docs/lua-api.md", "docs/caching.md", "docs/shared.md"]
+DOCS = ["README.md", "docs/config.md", "docs/lua-api.md", "docs/caching.md", "docs/shared.md",
+        "docs/anonymity.md", "docs/security.md"]
 
 
 def snippets():
@@ -38,6 +38,9 @@ def test_doc_snippet_passes_luxy_t(env, tmp_path, doc, line, code):
     prelude = 'resolver { servers = { "%s" }, hosts = false, timeout = "1s", attempts = 1 }\n' % dns.addr
     if not re.search(r"^\s*listen\b", code, re.M):
         prelude += 'listen { "127.0.0.1:1", mode = "forward" }\n'
+    # a user file for the snippets that name one (auth = { users = "users.htpasswd" })
+    with open(os.path.join(str(tmp_path), "users.htpasswd"), "w") as f:
+        f.write("alice:$2b$05$wB8XAaMbhrzuiUL.kYvhi.7ha9ycNgqWJQfWdelunuPIXZ6e4OxGy\n")
     path = os.path.join(str(tmp_path), "snippet.lua")
     with open(path, "w") as f:
         f.write(prelude + code)
