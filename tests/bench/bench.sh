@@ -8,9 +8,11 @@
 #   nginx-proxy   nginx as a reverse proxy, upstream keepalive 64
 #   haproxy       haproxy, http-reuse always, round robin
 #   luxy          luxy reverse proxy (tests/bench/luxy-passthrough.lua)
-#   luxy-forward  luxy forward proxy, absolute-URI requests
-#                 (tests/bench/luxy-forward.lua); no other forward proxy
-#                 runs here, so this cell stands alone
+#   luxy-forward  luxy forward proxy, absolute-URI requests with a browser's
+#                 fields (tests/bench/luxy-forward.lua, anonymity "anonymous",
+#                 the default); no other forward proxy runs here
+#   luxy-fwd-none / luxy-fwd-elite  the same with anonymity = false and
+#                 "elite", /1k only: what a level costs
 #   nginx-cache   nginx proxy_cache (sendfile from its file cache)  \  cache hits:
 #   varnish       varnish, malloc storage (when varnishd is there)  |  GET /cached/1k
 #   luxy-cache    luxy with cache { } (tests/bench/luxy-cache.lua)  /  and /cached/100k
@@ -47,9 +49,9 @@
 #   WARMUP     seconds of unmeasured load before each run (1)
 #   BENCH_DIR  work files: configs, logs, wrk output (/tmp/luxy-bench)
 #   LUXY       the luxy binary (build/luxy of this checkout)
-# Ports 18200-18232 on 127.0.0.1; the script refuses to run if one is busy.
+# Ports 18200-18234 on 127.0.0.1; the script refuses to run if one is busy.
 # Every process it starts is stopped on exit, by PID. With the defaults a run
-# takes about 9 minutes (16 cells x 3 rounds x 11 s, plus start-up).
+# takes about 10 minutes (18 cells x 3 rounds x 11 s, plus start-up).
 
 set -uo pipefail
 
@@ -75,7 +77,10 @@ P_VARNISH=18221
 P_LUXY=18230
 P_LUXY_FWD=18231
 P_LUXY_CACHE=18232
-ALL_PORTS="$ORIGIN1 $ORIGIN2 $P_NGINX $P_NGINX_CACHE $P_HAPROXY $P_VARNISH $P_LUXY $P_LUXY_FWD $P_LUXY_CACHE"
+P_LUXY_FWD_NONE=18233
+P_LUXY_FWD_ELITE=18234
+ALL_PORTS="$ORIGIN1 $ORIGIN2 $P_NGINX $P_NGINX_CACHE $P_HAPROXY $P_VARNISH $P_LUXY $P_LUXY_FWD $P_LUXY_CACHE
+	$P_LUXY_FWD_NONE $P_LUXY_FWD_ELITE"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -316,14 +321,14 @@ backend be
 EOF
 }
 
-write_luxy() { # template port -> $DIR/<template name> with the ports filled in
-	local src=$HERE/$1 dst=$DIR/$1
+write_luxy() { # template port [copy anonymity] -> $DIR/<copy or template> with the placeholders filled in
+	local src=$HERE/$1 dst=$DIR/${3:-$1}
 	[ -f "$src" ] || die "missing $src"
 	sed -e "s/@LISTEN_PORT@/$2/g" -e "s/@ORIGIN1_PORT@/$ORIGIN1/g" -e "s/@ORIGIN2_PORT@/$ORIGIN2/g" \
-		"$src" >"$dst"
+		-e "s/@ANONYMITY@/${4:-\"anonymous\"}/g" "$src" >"$dst"
 	if grep -q '@[A-Z0-9_]*@' "$dst"; then die "$dst: placeholder left unfilled"; fi
-	"$LUXY" -t -c "$dst" >"$DIR/${1%.lua}-check.log" 2>&1 ||
-		die "luxy rejects $dst: $(cat "$DIR/${1%.lua}-check.log")"
+	"$LUXY" -t -c "$dst" >"$DIR/${dst##*/}-check.log" 2>&1 ||
+		die "luxy rejects $dst: $(cat "$DIR/${dst##*/}-check.log")"
 }
 
 write_forward_script() { # path -> wrk Lua script that sends an absolute URI
@@ -332,6 +337,15 @@ write_forward_script() { # path -> wrk Lua script that sends an absolute URI
 -- wrk sends wrk.path verbatim: an absolute URI makes it a forward-proxy request
 wrk.path = "http://127.0.0.1:$ORIGIN1$1"
 wrk.headers["Host"] = "127.0.0.1:$ORIGIN1"
+-- what a browser behind another proxy sends: the anonymity levels have work to do
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+wrk.headers["Accept"] = "text/html,application/xhtml+xml"
+wrk.headers["Accept-Language"] = "ko-KR,ko;q=0.9,en;q=0.5"
+wrk.headers["Cookie"] = "session=abc"
+wrk.headers["Referer"] = "https://news.example/articles/1"
+wrk.headers["Sec-CH-UA"] = '"Chromium";v="131"'
+wrk.headers["Sec-CH-UA-Platform"] = '"Linux"'
+wrk.headers["X-Forwarded-For"] = "192.0.2.7"
 EOF
 	echo "$f"
 }
@@ -551,6 +565,11 @@ start_proxy luxy reverse "$P_LUXY" "$LUXY" -c "$DIR/luxy-passthrough.lua"
 
 write_luxy luxy-forward.lua "$P_LUXY_FWD"
 start_proxy luxy-forward forward "$P_LUXY_FWD" "$LUXY" -c "$DIR/luxy-forward.lua"
+# the same forward proxy without rules and with the strictest level: what a level costs
+write_luxy luxy-forward.lua "$P_LUXY_FWD_NONE" luxy-forward-none.lua false
+PATHS="/1k" start_proxy luxy-fwd-none forward "$P_LUXY_FWD_NONE" "$LUXY" -c "$DIR/luxy-forward-none.lua"
+write_luxy luxy-forward.lua "$P_LUXY_FWD_ELITE" luxy-forward-elite.lua '"elite"'
+PATHS="/1k" start_proxy luxy-fwd-elite forward "$P_LUXY_FWD_ELITE" "$LUXY" -c "$DIR/luxy-forward-elite.lua"
 
 write_nginx_cache
 as_root && chown -R nobody "$DIR/nginx-cache/tmp" "$DIR/nginx-cache/cache" 2>/dev/null
@@ -672,7 +691,7 @@ noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = 
 		n=$((${V[$i,bad]:-0} + ${V[$i,sock]:-0}))
 		[ "$n" != 0 ] && echo "Errors: ${C_NAME[$i]} ${C_PATH[$i]}: ${V[$i,bad]:-0} non-2xx, ${V[$i,sock]:-0} socket errors (wrk output: $DIR/wrk-${C_NAME[$i]}-${C_PATH[$i]//\//}-*.txt)"
 	done
-	for name in luxy luxy-forward luxy-cache; do
+	for name in luxy luxy-forward luxy-fwd-none luxy-fwd-elite luxy-cache; do
 		if [ -s "$DIR/$name.log" ]; then
 			echo
 			echo "$name wrote to stderr ($DIR/$name.log), last lines:"
@@ -692,6 +711,7 @@ noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = 
 	else
 		echo "luxy pass-through CPU/request vs haproxy: ${r1k}x for /1k, ${r100k}x for /100k: $verdict"
 	fi
+	echo "luxy forward CPU/request, anonymity levels vs none (/1k): anonymous $(ratio "${CPU_MED[luxy-forward,/1k]:-}" "${CPU_MED[luxy-fwd-none,/1k]:-}")x, elite $(ratio "${CPU_MED[luxy-fwd-elite,/1k]:-}" "${CPU_MED[luxy-fwd-none,/1k]:-}")x (target: at most 1.05x)"
 	if [ "$h1k" = - ] || [ "$h100k" = - ]; then
 		echo "luxy CPU per cache hit: n/a: $hit_verdict"
 	else
