@@ -36,13 +36,16 @@ static struct slice rewrite_url(struct slice v, size_t off, const struct hiding_
     if (!url_parse_origin(url, &o) || !s->is_backend(s->ctx, o.host, o.port))
         return SLICE_NULL;
     struct slice rest = slice_make(url.ptr + o.rest, url.len - o.rest);
+    struct slice host = s->public_host(s->ctx);
     bool slash = rest.len == 0 || rest.ptr[0] != '/';
-    size_t n = off + s->public_origin.len + (slash ? 1 : 0) + rest.len;
+    size_t n = off + 7 + host.len + (slash ? 1 : 0) + rest.len;
     char *p = arena_alloc(a, n), *w = p;
     memcpy(w, v.ptr, off);
     w += off;
-    memcpy(w, s->public_origin.ptr, s->public_origin.len);
-    w += s->public_origin.len;
+    memcpy(w, "http://", 7);
+    w += 7;
+    memcpy(w, host.ptr, host.len);
+    w += host.len;
     if (slash)
         *w++ = '/';
     memcpy(w, rest.ptr, rest.len);

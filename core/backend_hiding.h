@@ -15,7 +15,9 @@
 #include "luxy.h"
 
 struct hiding_subject {
-    struct slice public_origin;    /* "http://www.example.com:8080": what the client asked */
+    /* the client's Host ("www.example.com:8080"): the rewritten URLs' origin;
+     * asked only when a URL is rewritten */
+    struct slice (*public_host)(void *ctx);
     bool (*is_backend)(void *ctx, struct slice host, uint16_t port);
     void *ctx;
 };

@@ -99,52 +99,38 @@ bool forwarding_client(const struct forwarding_config *fc, const struct headers 
 
 /* ---- a reverse proxy's request ---- */
 
-enum { F_CLIENT = 1 }; /* only ever believed from a trusted peer */
+enum {
+    F_CLIENT = 1, /* only ever believed from a trusted peer */
+    F_XFF = 2,    /* luxy appends the peer */
+    F_PROTO = 4,  /* luxy sets them, unless the value there stands */
+    F_HOST = 8,
+    F_PORT = 16,
+    F_FORWARDED = 32,
+};
 
 static const struct fieldset_entry field_table[] = {
-    { "X-Forwarded-For", F_CLIENT },           { "Forwarded", F_CLIENT },
-    { "X-Real-IP", F_CLIENT },                 { "X-Client-IP", F_CLIENT },
-    { "True-Client-IP", F_CLIENT },            { "CF-Connecting-IP", F_CLIENT },
-    { "Client-IP", F_CLIENT },                 { "X-Cluster-Client-IP", F_CLIENT },
-    { "Fastly-Client-IP", F_CLIENT },          { "X-Forwarded-Host", F_CLIENT },
-    { "X-Forwarded-Proto", F_CLIENT }, { "X-Forwarded-Port", F_CLIENT },
-    { "X-Forwarded-Server", F_CLIENT },        { "X-Forwarded-Scheme", F_CLIENT },
-    { "X-Forwarded-Ssl", F_CLIENT },           { "X-Forwarded-Prefix", F_CLIENT },
-    { "X-Original-URL", F_CLIENT },            { "X-Rewrite-URL", F_CLIENT },
-    { "X-Original-Host", F_CLIENT },           { "X-Host", F_CLIENT },
-    { "X-HTTP-Method-Override", F_CLIENT },    { "X-HTTP-Method", F_CLIENT },
+    { "X-Forwarded-For", F_CLIENT | F_XFF },     { "Forwarded", F_CLIENT | F_FORWARDED },
+    { "X-Real-IP", F_CLIENT },                   { "X-Client-IP", F_CLIENT },
+    { "True-Client-IP", F_CLIENT },              { "CF-Connecting-IP", F_CLIENT },
+    { "Client-IP", F_CLIENT },                   { "X-Cluster-Client-IP", F_CLIENT },
+    { "Fastly-Client-IP", F_CLIENT },            { "X-Forwarded-Host", F_CLIENT | F_HOST },
+    { "X-Forwarded-Proto", F_CLIENT | F_PROTO }, { "X-Forwarded-Port", F_CLIENT | F_PORT },
+    { "X-Forwarded-Server", F_CLIENT },          { "X-Forwarded-Scheme", F_CLIENT },
+    { "X-Forwarded-Ssl", F_CLIENT },             { "X-Forwarded-Prefix", F_CLIENT },
+    { "X-Original-URL", F_CLIENT },              { "X-Rewrite-URL", F_CLIENT },
+    { "X-Original-Host", F_CLIENT },             { "X-Host", F_CLIENT },
+    { "X-HTTP-Method-Override", F_CLIENT },      { "X-HTTP-Method", F_CLIENT },
     { "X-Method-Override", F_CLIENT },
 };
 static struct fieldset fields = FIELDSET_INIT(field_table);
 
-static void append(struct headers *h, struct arena *a, struct slice name, struct slice item)
+static struct slice join(struct arena *a, struct slice x, struct slice y)
 {
-    int first = headers_find(h, name, 0);
-    if (first < 0) {
-        headers_add(h, a, name, item);
-        return;
-    }
-    size_t len = item.len;
-    for (int j = first; j >= 0; j = headers_find(h, name, (unsigned)j + 1))
-        len += h->v[j].value.len + 2;
-    char *p = arena_alloc(a, len), *w = p;
-    for (int j = first; j >= 0; j = headers_find(h, name, (unsigned)j + 1)) {
-        memcpy(w, h->v[j].value.ptr, h->v[j].value.len);
-        w += h->v[j].value.len;
-        *w++ = ',';
-        *w++ = ' ';
-    }
-    memcpy(w, item.ptr, item.len);
-    headers_set(h, a, name, slice_make(p, len));
-}
-
-/* Sets name unless the value already there stands (a trusted peer's). */
-static void set_own(struct headers *h, struct arena *a, struct slice name, struct slice value, bool trusted)
-{
-    if (trusted && headers_find(h, name, 0) >= 0)
-        return;
-    if (value.len)
-        headers_set(h, a, name, value);
+    char *p = arena_alloc(a, x.len + 2 + y.len);
+    memcpy(p, x.ptr, x.len);
+    memcpy(p + x.len, ", ", 2);
+    memcpy(p + x.len + 2, y.ptr, y.len);
+    return slice_make(p, x.len + 2 + y.len);
 }
 
 static struct slice forwarded_element(const struct forwarding_subject *s, struct arena *a)
@@ -169,27 +155,63 @@ static struct slice forwarded_element(const struct forwarding_subject *s, struct
     return slice_make(p, wbuf_len(&w, p));
 }
 
+/* The first field of a kind (index among the kept ones, or -1). */
+struct seen {
+    int xff, fwd, proto, host, port;
+};
+
+static void set_own(struct headers *h, struct arena *a, int at, struct slice name, struct slice value, bool stands)
+{
+    if (at >= 0) {
+        if (!stands)
+            h->v[at].value = value; /* ours replaces what a client may not decide */
+    } else if (value.len) {
+        headers_add(h, a, name, value);
+    }
+}
+
+/* One pass: a client's fields dropped (or kept: trusted, or "keep"), the
+ * first of each kind luxy writes remembered and its repeats folded into
+ * it (as headers_set would); then luxy's values. */
 void forwarding_request(struct headers *h, struct arena *a, const struct forwarding_config *fc,
                         const struct forwarding_subject *s)
 {
-    if (!fc->keep_client_fields && !s->peer_trusted) {
-        unsigned kept = 0;
-        for (unsigned i = 0; i < h->n; i++)
-            if (!(fieldset_class(&fields, h->v[i].name) & F_CLIENT))
-                h->v[kept++] = h->v[i];
-        h->n = kept;
+    bool stands = s->peer_trusted || fc->keep_client_fields;
+    struct seen at = { -1, -1, -1, -1, -1 };
+    unsigned kept = 0;
+    for (unsigned i = 0; i < h->n; i++) {
+        struct header f = h->v[i];
+        unsigned cls = fieldset_class(&fields, f.name);
+        if (cls) {
+            if ((cls & F_CLIENT) && !stands)
+                continue;
+            int *first = cls & F_XFF ? &at.xff : cls & F_FORWARDED ? &at.fwd : cls & F_PROTO ? &at.proto
+                         : cls & F_HOST ? &at.host : cls & F_PORT ? &at.port : NULL;
+            if (first && *first >= 0) {
+                if (cls & (F_XFF | F_FORWARDED)) /* lists: one field, the values joined */
+                    h->v[*first].value = join(a, h->v[*first].value, f.value);
+                continue; /* a repeat of a single value: the first stands */
+            }
+            if (first)
+                *first = (int)kept;
+        }
+        h->v[kept++] = f;
     }
-    bool theirs_stand = s->peer_trusted || fc->keep_client_fields;
+    h->n = kept;
     if (fc->x_forwarded) {
-        append(h, a, SLICE_LIT("X-Forwarded-For"), s->peer_ip);
-        set_own(h, a, SLICE_LIT("X-Forwarded-Proto"), SLICE_LIT("http"), theirs_stand);
-        set_own(h, a, SLICE_LIT("X-Forwarded-Host"), s->host, theirs_stand);
-        char port[8];
-        struct wbuf w = wbuf_make(port, sizeof(port));
-        wbuf_u64(&w, s->port);
-        char *copy = arena_strndup(a, port, wbuf_len(&w, port));
-        set_own(h, a, SLICE_LIT("X-Forwarded-Port"), slice_make(copy, wbuf_len(&w, port)), theirs_stand);
+        if (at.xff >= 0)
+            h->v[at.xff].value = join(a, h->v[at.xff].value, s->peer_ip);
+        else
+            headers_add(h, a, SLICE_LIT("X-Forwarded-For"), s->peer_ip);
+        set_own(h, a, at.proto, SLICE_LIT("X-Forwarded-Proto"), SLICE_LIT("http"), stands);
+        set_own(h, a, at.host, SLICE_LIT("X-Forwarded-Host"), s->host, stands);
+        set_own(h, a, at.port, SLICE_LIT("X-Forwarded-Port"), slice_make(fc->port, strlen(fc->port)), stands);
     }
-    if (fc->forwarded)
-        append(h, a, SLICE_LIT("Forwarded"), forwarded_element(s, a));
+    if (fc->forwarded) {
+        struct slice e = forwarded_element(s, a);
+        if (at.fwd >= 0)
+            h->v[at.fwd].value = join(a, h->v[at.fwd].value, e);
+        else
+            headers_add(h, a, SLICE_LIT("Forwarded"), e);
+    }
 }

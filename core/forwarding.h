@@ -22,6 +22,7 @@ struct forwarding_config {
     bool x_forwarded;          /* reverse: X-Forwarded-For, -Proto, -Host, -Port */
     bool forwarded;            /* reverse: Forwarded (RFC 7239) */
     bool keep_client_fields;   /* reverse: pass what clients send (forwarding_headers = "keep") */
+    char port[8];              /* reverse: the listener's port, as X-Forwarded-Port says it */
 };
 
 bool forwarding_trusted(const struct forwarding_config *fc, const union sockaddr_u *peer);
@@ -38,7 +39,6 @@ struct forwarding_subject {
     bool peer_trusted;
     struct slice peer_ip;      /* the hop X-Forwarded-For and Forwarded's for= gain */
     struct slice host;         /* the Host the client asked for (may be empty) */
-    uint16_t port;             /* the listener's port */
 };
 
 void forwarding_request(struct headers *h, struct arena *a, const struct forwarding_config *fc,

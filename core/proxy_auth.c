@@ -28,15 +28,13 @@ static void challenge(struct request *r)
 
 static void refused(struct request *r)
 {
-    log_info("client %s: proxy user '%.*s' refused", r->conn->peer_ip, (int)r->user.len, r->user.ptr);
-    r->user = SLICE_NULL; /* not logged in */
+    log_info("client %s: proxy user '%.*s' refused", r->conn->peer_ip, (int)r->user_claim.len, r->user_claim.ptr);
     challenge(r);
 }
 
 static void busy(struct request *r)
 {
     log_warn("client %s: too many proxy passwords being checked: 503", r->conn->peer_ip);
-    r->user = SLICE_NULL;
     headers_init(&r->local_headers);
     headers_add(&r->local_headers, &r->arena, SLICE_LIT("Retry-After"), SLICE_LIT("1"));
     headers_add(&r->local_headers, &r->arena, H_CACHE_CONTROL, SLICE_LIT("no-store"));
@@ -48,6 +46,7 @@ static void answered(struct request *r, enum auth_result res)
 {
     switch (res) {
     case AUTH_OK:
+        r->user = r->user_claim; /* logged in: req.user, user= in the access log */
         request_policy(r);
         break;
     case AUTH_DENIED:
@@ -89,11 +88,10 @@ void proxy_auth_begin(struct request *r)
         challenge(r);
         return;
     }
-    r->user = slice_make(arena_strndup(&r->arena, user.ptr, user.len), user.len);
+    r->user_claim = slice_make(arena_strndup(&r->arena, user.ptr, user.len), user.len);
     if (pa->users == NULL) {
         bool allow = false;
         if (hooks_proxy_auth(r->w->vm, r, user, password, &allow) != HOOK_OK) {
-            r->user = SLICE_NULL;
             request_fail(r, &err_hook);
             return;
         }

@@ -497,7 +497,7 @@ static void apply_hygiene(struct request *r)
     }
     struct forwarding_subject s = {
         .peer_trusted = peer_trusted, .peer_ip = slice_make(r->conn->peer_ip, r->conn->peer_ip_len),
-        .host = slice_trim(headers_get(h, H_HOST)), .port = addr_port(&lc->addr),
+        .host = slice_trim(headers_get(h, H_HOST)),
     };
     forwarding_request(h, &r->arena, &lc->fwd, &s);
     if (lc->via)

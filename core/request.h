@@ -73,6 +73,7 @@ struct request {
     struct headers client_fields; /* as the client sent them (hop-by-hop removed), when a script may ask */
     enum anonymity_level anon_level; /* forward */
     struct slice user;          /* forward: the proxy user, once authenticated */
+    struct slice user_claim;    /* ... the name in the credentials, while they are checked */
     struct authcheck_ticket *auth_ticket; /* a password check in flight */
     bool third_party;           /* forward: another site's page asked for it */
 

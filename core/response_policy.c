@@ -18,7 +18,7 @@
  * address it resolved to? Only responses with a URL field ask. */
 static bool is_backend(void *ctx, struct slice host, uint16_t port)
 {
-    struct worker *w = ctx;
+    struct worker *w = ((struct request *)ctx)->w;
     char text[ADDR_HOSTLEN];
     union sockaddr_u ip;
     bool literal = host.len < sizeof(text);
@@ -41,19 +41,16 @@ static bool is_backend(void *ctx, struct slice host, uint16_t port)
     return false;
 }
 
-/* "http://" and the Host the client used (else the listener's address). */
-static struct slice public_origin(struct request *r)
+/* The Host the client used, else the listener's address: where rewritten
+ * URLs point. */
+static struct slice public_host(void *ctx)
 {
+    struct request *r = ctx;
     struct slice host = slice_trim(headers_get(&r->head.headers, H_HOST));
-    char addr[ADDR_STRLEN];
-    if (host.len == 0 || !headers_valid_value(host)) {
-        size_t n = addr_format(&r->conn->lc->addr, addr, sizeof(addr), true);
-        host = slice_make(addr, n);
-    }
-    char *p = arena_alloc(&r->arena, host.len + 7);
-    memcpy(p, "http://", 7);
-    memcpy(p + 7, host.ptr, host.len);
-    return slice_make(p, host.len + 7);
+    if (host.len && headers_valid_value(host) && !memchr(host.ptr, '/', host.len))
+        return host;
+    char *addr = arena_alloc(&r->arena, ADDR_STRLEN);
+    return slice_make(addr, addr_format(&r->conn->lc->addr, addr, ADDR_STRLEN, true));
 }
 
 bool response_policy(struct request *r)
@@ -63,7 +60,7 @@ bool response_policy(struct request *r)
     struct headers *h = &r->resp.headers;
     if (lc->mode == MODE_REVERSE) {
         if (lc->hide_backend) {
-            struct hiding_subject s = { public_origin(r), is_backend, w };
+            struct hiding_subject s = { public_host, is_backend, r };
             backend_hiding_apply(h, &r->arena, lc->server_header, &s);
         }
         if (lc->via)

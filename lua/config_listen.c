@@ -201,6 +201,7 @@ static void parse_forward(lua_State *L, struct listener_config *l, const char *w
 static void parse_reverse(lua_State *L, struct listener_config *l, const char *what)
 {
     l->fwd.x_forwarded = opt_bool(L, 1, what, "x_forwarded", true);
+    snprintf(l->fwd.port, sizeof(l->fwd.port), "%u", (unsigned)addr_port(&l->addr));
     l->fwd.forwarded = opt_bool(L, 1, what, "forwarded", false);
     char *fh = opt_string(L, 1, what, "forwarding_headers", "drop");
     bool ok = strcmp(fh, "drop") == 0 || strcmp(fh, "keep") == 0;

@@ -24,6 +24,12 @@ static bool clean(const struct headers *h)
     return true;
 }
 
+static struct slice public_host(void *ctx)
+{
+    (void)ctx;
+    return SLICE_LIT("www.example.com");
+}
+
 static bool every_backend(void *ctx, struct slice host, uint16_t port)
 {
     (void)ctx;
@@ -66,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cidr trusted[2];
     cidr_parse("127.0.0.0/8", &trusted[0]);
     cidr_parse("2001:db8::/32", &trusted[1]);
-    struct forwarding_config fc = { trusted, 2, true, (opts & 1) != 0, (opts & 2) != 0 };
+    struct forwarding_config fc = { trusted, 2, true, (opts & 1) != 0, (opts & 2) != 0, "8080" };
     union sockaddr_u client;
     forwarding_client(&fc, &h, &client);
 
@@ -92,12 +98,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 1: {
-        struct forwarding_subject s = { (opts & 4) != 0, SLICE_LIT("::1"), host, 8080 };
+        struct forwarding_subject s = { (opts & 4) != 0, SLICE_LIT("::1"), host };
         forwarding_request(&h, &a, &fc, &s);
         break;
     }
     case 2: {
-        struct hiding_subject s = { SLICE_LIT("http://www.example.com"), every_backend, NULL };
+        struct hiding_subject s = { public_host, every_backend, NULL };
         backend_hiding_apply(&h, &a, (opts & 1) ? "web" : NULL, &s);
         break;
     }
