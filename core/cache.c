@@ -51,7 +51,12 @@ static uint64_t hash_bytes(const char *p, size_t n)
 struct cache *cache_new(const struct cache_config *cfg)
 {
     struct cache *c = xcalloc(1, sizeof(*c));
-    c->cfg = *cfg;
+    c->cfg = *cfg; /* its own copy: the store outlives the configuration (reloads) */
+    c->cfg.status_header = cfg->status_header ? xstrdup(cfg->status_header) : NULL;
+    c->cfg.targeted = cfg->targeted ? xstrdup(cfg->targeted) : NULL;
+    c->cfg.tag_header = cfg->tag_header ? xstrdup(cfg->tag_header) : NULL;
+    c->cfg.purge_allow = xcalloc(cfg->npurge_allow ? cfg->npurge_allow : 1, sizeof(*cfg->purge_allow));
+    memcpy(c->cfg.purge_allow, cfg->purge_allow, cfg->npurge_allow * sizeof(*cfg->purge_allow));
     pthread_mutex_init(&c->lock, NULL);
     c->nbuckets = 1024;
     c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
@@ -936,6 +941,10 @@ void cache_free(struct cache *c)
     pthread_mutex_unlock(&c->lock);
     free(c->buckets);
     free(c->tag_buckets);
+    free(c->cfg.status_header);
+    free(c->cfg.targeted);
+    free(c->cfg.tag_header);
+    free(c->cfg.purge_allow);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -23,10 +23,12 @@
 #include "conn.h"
 #include "log.h"
 #include "request.h"
+#include "generation.h"
 #include "worker.h"
 
 struct cache_fill {
     struct worker *w;
+    struct generation *gen;       /* the trigger's (held): its Lua state runs cache_store */
     struct cache *c;
     struct fetch *f;
     struct cache_entry *e;        /* filled */
@@ -60,6 +62,7 @@ static void fill_free(struct cache_fill *fl)
     if (fl->old)
         cache_entry_release(fl->old);
     arena_free(&fl->arena);
+    generation_release(fl->gen);
     free(fl);
 }
 
@@ -194,7 +197,7 @@ static bool on_head(struct fetch *f, void *sink, const struct http_head *resp)
     }
     /* the decision: the RFC, then the script (with the request it answers) */
     struct cache_store_decision d = { .store = -1, .ttl = -1, .grace = -1 };
-    struct vm *vm = w->vm;
+    struct vm *vm = fl->gen->vm;
     if (hooks_defined(vm, HOOK_CACHE_STORE)) {
         if (fl->trigger) {
             struct request *r = fl->trigger;
@@ -318,6 +321,8 @@ struct cache_fill *cache_fill_start(struct request *trigger, struct cache_entry 
     struct worker *w = trigger->w;
     struct cache_fill *fl = xcalloc(1, sizeof(*fl));
     fl->w = w;
+    fl->gen = trigger->gen;
+    generation_hold(fl->gen);
     fl->c = w->cache;
     fl->trigger = trigger;
     fl->reverse = trigger->conn->lc->mode == MODE_REVERSE;
@@ -334,7 +339,7 @@ struct cache_fill *cache_fill_start(struct request *trigger, struct cache_entry 
     }
     list_insert_tail(&w->cache_fills, &fl->link);
     trigger->cfill = fl;
-    fl->f = fetch_start(w, t, head.ptr, head.len, HTTP_GET, &fill_ops, fl);
+    fl->f = fetch_start(fl->gen, t, head.ptr, head.len, HTTP_GET, &fill_ops, fl);
     return fl;
 }
 

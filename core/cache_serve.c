@@ -105,7 +105,7 @@ static struct slice default_key(struct request *r)
  * when r bypasses the cache (the script said false), or r failed. */
 static bool find_key(struct request *r, bool *failed)
 {
-    struct vm *vm = r->w->vm;
+    struct vm *vm = r->gen->vm;
     *failed = false;
     if (hooks_defined(vm, HOOK_CACHE_KEY)) {
         bool bypass;
@@ -498,9 +498,9 @@ static void background_refresh(struct request *r, struct cache_entry *e)
     t.backend = -1;
     struct upstream *up = NULL;
     if (r->upstream_name.len)
-        up = upstream_find(r->w, r->upstream_name.ptr, r->upstream_name.len);
+        up = upstream_find(r->gen, r->upstream_name.ptr, r->upstream_name.len);
     else if (r->parent_name.len && r->origin_host.ptr &&
-             (up = parent_find(r->w, r->parent_name.ptr, r->parent_name.len))) {
+             (up = parent_find(r->gen, r->parent_name.ptr, r->parent_name.len))) {
         r->up = up; /* the refresh asks the parent, in absolute form */
         r->via_parent = true;
     }

@@ -5,9 +5,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "luxy.h"
+
+const char *config_default_pid_file(void)
+{
+    return geteuid() == 0 ? "/run/luxy.pid" : "luxy.pid";
+}
 
 void config_defaults(struct config *c)
 {
@@ -38,6 +44,7 @@ void config_defaults(struct config *c)
     c->resolver = (struct resolve_config){
         .timeout_ms = 2000, .attempts = 2, .max_ttl = 300, .neg_ttl = 5, .cache_size = 4096,
     };
+    c->pid_file = xstrdup(config_default_pid_file());
     c->error_log = xstrdup("stderr");
     c->access_log = xstrdup("stdout");
     c->log_level = LL_INFO;
@@ -93,6 +100,7 @@ void config_free(struct config *c)
     free(c->chunkname);
     free(c->resolver_servers);
     free((char *)c->resolver.hosts_path);
+    free(c->pid_file);
     free(c->error_log);
     free(c->access_log);
     free(c->warnings);

@@ -142,6 +142,7 @@ struct config {
     struct shared_config *shared; /* the shared dictionaries declared */
     unsigned nshared;
     char *resolver_servers;     /* owned storage behind resolver.servers */
+    char *pid_file;             /* where luxy -s finds the process, or NULL: none */
     char *error_log;            /* path, "stderr", "stdout" */
     char *access_log;           /* same, or NULL: off */
     int log_level;              /* enum log_level */
@@ -150,6 +151,8 @@ struct config {
     unsigned fail_open;         /* bit set of hooks that fail open */
 };
 
+/* /run/luxy.pid as root, else luxy.pid in the working directory. */
+const char *config_default_pid_file(void);
 /* Defaults before the file is read. */
 void config_defaults(struct config *c);
 void config_free(struct config *c);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "generation.h"
 #include "log.h"
 #include "luxy.h"
 #include "request.h"
@@ -34,6 +35,8 @@ void conn_accept(struct worker *w, const struct listener_config *lc, int fd,
 {
     struct conn *c = xcalloc(1, sizeof(*c));
     c->w = w;
+    c->gen = w->gen;
+    generation_hold(c->gen);
     c->lc = lc;
     transport_tcp(&c->tr, fd);
     c->peer = *peer;
@@ -59,8 +62,28 @@ static void conn_free(struct conn *c)
     struct worker *w = c->w;
     buf_release(&c->in, &w->bufs);
     outq_free(&c->out);
+    generation_release(c->gen);
     free(c);
     worker_conn_gone(w);
+}
+
+void conn_adopt_current(struct conn *c)
+{
+    struct generation *now = c->w->gen;
+    if (c->gen == now || c->orphan)
+        return;
+    for (unsigned i = 0; i < now->cfg->nlisteners; i++) {
+        if (addr_equal(&now->cfg->listeners[i].addr, &c->lc->addr)) {
+            struct generation *old = c->gen;
+            generation_hold(now);
+            c->gen = now;
+            c->lc = &now->cfg->listeners[i];
+            c->denied = !client_allowed(c->lc, &c->peer);
+            generation_release(old);
+            return;
+        }
+    }
+    c->orphan = true;
 }
 
 void conn_release(struct conn *c)
@@ -100,7 +123,7 @@ struct transport conn_detach(struct conn *c)
 
 void conn_timer(struct conn *c, enum conn_timer kind)
 {
-    const struct timeouts_config *t = &c->w->cfg->timeouts;
+    const struct timeouts_config *t = &c->gen->cfg->timeouts;
     /* idle and header deadlines are fixed: bytes trickling in do not extend
      * them (slowloris); body and send timeouts measure silence instead */
     if (kind == c->timer_kind && (kind == CT_IDLE || kind == CT_HEADER))
@@ -206,7 +229,7 @@ static void skip_empty_lines(struct conn *c)
  * false when more bytes are needed (or the connection is done). */
 static bool try_head(struct conn *c)
 {
-    const struct limits_config *lim = &c->w->cfg->limits;
+    const struct limits_config *lim = &c->gen->cfg->limits;
     struct http_limits hl = { lim->head_size, lim->request_line, lim->header_fields };
     size_t head_len = 0;
     int status = 0;

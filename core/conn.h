@@ -14,6 +14,7 @@
 #include "list.h"
 
 struct worker;
+struct generation;
 struct request;
 struct listener_config;
 
@@ -21,7 +22,8 @@ enum conn_timer { CT_NONE, CT_IDLE, CT_HEADER, CT_BODY, CT_SEND };
 
 struct conn {
     struct worker *w;
-    const struct listener_config *lc;
+    struct generation *gen;     /* the configuration it runs under (held) */
+    const struct listener_config *lc; /* its listener in gen */
     struct transport tr;        /* the client socket */
     ev_io rio, wio;
     ev_timer timer;
@@ -41,11 +43,17 @@ struct conn {
     bool processing;            /* inside conn_process: no re-entry */
     bool read_blocked;          /* reading stopped (backpressure or full buffer) */
     bool corked;                /* the last write used MSG_MORE */
+    bool orphan;                /* a reload removed its listener: it closes after this request */
 };
 
 /* Takes a freshly accepted socket. */
 void conn_accept(struct worker *w, const struct listener_config *lc, int fd,
                  const union sockaddr_u *peer);
+
+/* Before a request: a connection left on an older generation by a reload
+ * moves to the current one (its listener's new settings, the new script),
+ * or, if its listener is gone, stays and is marked orphan. */
+void conn_adopt_current(struct conn *c);
 
 /* Closes the connection now (idempotent); why is logged at debug level. */
 void conn_close(struct conn *c, const char *why);

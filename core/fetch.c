@@ -18,12 +18,14 @@
 #include "luxy.h"
 #include "upconn.h"
 #include "upstream.h"
+#include "generation.h"
 #include "worker.h"
 
 enum fetch_state { FS_CONNECTING, FS_EXCHANGE, FS_DONE };
 
 struct fetch {
     struct worker *w;
+    struct generation *gen;       /* held: its timeouts, limits and upstreams */
     const struct fetch_sink_ops *ops;
     void *sink;
     struct fetch_target t;
@@ -68,7 +70,7 @@ const char *fetch_peer(const struct fetch *f, char buf[64])
 
 static const struct timeouts_config *timeouts(const struct fetch *f)
 {
-    return &f->w->cfg->timeouts;
+    return &f->gen->cfg->timeouts;
 }
 
 static void uncount(struct fetch *f)
@@ -85,6 +87,7 @@ static void free_fetch(struct fetch *f)
     if (f->uc)
         upconn_close(f->uc);
     arena_free(&f->arena);
+    generation_release(f->gen);
     free(f);
 }
 
@@ -202,11 +205,13 @@ static void next_attempt(struct fetch *f)
     connect_peer(f, true);
 }
 
-struct fetch *fetch_start(struct worker *w, const struct fetch_target *t, const char *head, size_t len,
+struct fetch *fetch_start(struct generation *g, const struct fetch_target *t, const char *head, size_t len,
                           unsigned method, const struct fetch_sink_ops *ops, void *sink)
 {
     struct fetch *f = xcalloc(1, sizeof(*f));
-    f->w = w;
+    f->w = g->w;
+    f->gen = g;
+    generation_hold(g);
     f->ops = ops;
     f->sink = sink;
     f->t = *t;
@@ -259,7 +264,7 @@ static bool retry_stale(struct fetch *f)
 static bool read_head(struct fetch *f)
 {
     struct upconn *uc = f->uc;
-    const struct limits_config *lim = &f->w->cfg->limits;
+    const struct limits_config *lim = &f->gen->cfg->limits;
     while (!f->head_done) {
         if (buf_len(&uc->in) == 0)
             return false;

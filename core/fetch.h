@@ -18,6 +18,7 @@
 #include "resolve.h"
 
 struct fetch;
+struct generation;
 struct worker;
 struct upstream;
 
@@ -49,7 +50,7 @@ struct fetch_target {
 /* Starts sending head[0..len) (copied) for method (HEAD: no body comes).
  * The sink's functions are called from the worker's loop, never before
  * this returns. */
-struct fetch *fetch_start(struct worker *w, const struct fetch_target *t, const char *head, size_t len,
+struct fetch *fetch_start(struct generation *g, const struct fetch_target *t, const char *head, size_t len,
                           unsigned method, const struct fetch_sink_ops *ops, void *sink);
 /* The sink is ready for more. */
 void fetch_resume(struct fetch *f);

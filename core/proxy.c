@@ -36,7 +36,7 @@ static bool process_response(struct request *r);
 
 static const struct timeouts_config *timeouts(const struct request *r)
 {
-    return &r->w->cfg->timeouts;
+    return &r->gen->cfg->timeouts;
 }
 
 /* The backend_read timer measures the backend's silence while luxy waits
@@ -62,8 +62,9 @@ static const char *peer_text(struct request *r, char buf[ADDR_STRLEN])
 
 static bool is_own_address(struct worker *w, const union sockaddr_u *a)
 {
-    for (unsigned i = 0; i < w->cfg->nlisteners; i++) {
-        const union sockaddr_u *l = &w->cfg->listeners[i].addr;
+    const struct config *cfg = worker_cfg(w); /* the sockets luxy listens on now */
+    for (unsigned i = 0; i < cfg->nlisteners; i++) {
+        const union sockaddr_u *l = &cfg->listeners[i].addr;
         if (addr_equal(l, a))
             return true;
         if (!addr_is_any(l) || addr_port(l) != addr_port(a))
@@ -135,7 +136,7 @@ static void on_resolved(void *arg, const struct resolved *res, const char *err)
  * only a literal address can be checked against deny_destinations here. */
 static bool via_parent(struct request *r)
 {
-    r->up = parent_find(r->w, r->parent_name.ptr, r->parent_name.len);
+    r->up = parent_find(r->gen, r->parent_name.ptr, r->parent_name.len);
     if (r->up == NULL) {
         char *name = arena_strndup(&r->arena, r->parent_name.ptr, r->parent_name.len);
         request_fail_detail(r, &err_unknown_upstream, name);
@@ -160,7 +161,7 @@ void proxy_start(struct request *r)
 {
     struct worker *w = r->w;
     if (r->upstream_name.len) {
-        r->up = upstream_find(w, r->upstream_name.ptr, r->upstream_name.len);
+        r->up = upstream_find(r->gen, r->upstream_name.ptr, r->upstream_name.len);
         if (r->up == NULL) {
             char *name = arena_strndup(&r->arena, r->upstream_name.ptr, r->upstream_name.len);
             request_fail_detail(r, &err_unknown_upstream, name);
@@ -228,8 +229,8 @@ static void next_attempt(struct request *r)
     }
     int i = -1;
     int rc = HOOK_SKIPPED;
-    if (hooks_defined(r->w->vm, HOOK_SELECT_BACKEND))
-        rc = hooks_select_backend(r->w->vm, r, up, &i);
+    if (hooks_defined(r->gen->vm, HOOK_SELECT_BACKEND))
+        rc = hooks_select_backend(r->gen->vm, r, up, &i);
     if (rc == HOOK_FAILED) {
         request_fail(r, &err_hook);
         return;
@@ -434,7 +435,7 @@ void proxy_queue_body(struct outq *q, const char *p, size_t n, bool chunked)
 static void on_req_body(void *arg, const char *p, size_t n)
 {
     struct request *r = arg;
-    uint64_t limit = r->w->cfg->limits.body_size;
+    uint64_t limit = r->gen->cfg->limits.body_size;
     r->body_bytes += n;
     if (limit && r->body_bytes > limit) {
         r->body_too_large = true; /* checked when the feed returns */
@@ -636,7 +637,7 @@ void proxy_client_drained(struct request *r)
  * be read now, false when r ended or waits for the client. */
 static bool forward_interim(struct request *r, struct arena_mark mark, size_t len)
 {
-    const struct limits_config *lim = &r->w->cfg->limits;
+    const struct limits_config *lim = &r->gen->cfg->limits;
     r->interim_count++;
     r->interim_bytes += len;
     if (r->interim_count > lim->interim_responses || r->interim_bytes > lim->interim_bytes) {
@@ -724,7 +725,7 @@ static bool start_response(struct request *r)
 static bool read_response_head(struct request *r)
 {
     struct upconn *uc = r->uc;
-    const struct limits_config *lim = &r->w->cfg->limits;
+    const struct limits_config *lim = &r->gen->cfg->limits;
     struct http_limits hl = { lim->response_head_size, lim->response_head_size, 1000 };
     size_t len = 0;
     int status;

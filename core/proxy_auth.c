@@ -91,7 +91,7 @@ void proxy_auth_begin(struct request *r)
     r->user_claim = slice_make(arena_strndup(&r->arena, user.ptr, user.len), user.len);
     if (pa->users == NULL) {
         bool allow = false;
-        if (hooks_proxy_auth(r->w->vm, r, user, password, &allow) != HOOK_OK) {
+        if (hooks_proxy_auth(r->gen->vm, r, user, password, &allow) != HOOK_OK) {
             request_fail(r, &err_hook);
             return;
         }

@@ -40,6 +40,7 @@ static struct request *request_new(struct conn *c)
     r->arena = keep;
     r->conn = c;
     r->w = w;
+    r->gen = c->gen; /* held by the connection, which outlives the request */
     r->started = ev_now(w->loop);
     r->lua_req_ref = r->lua_res_ref = r->lua_ctx_ref = LUA_NOREF;
     headers_init(&r->local_headers);
@@ -52,7 +53,7 @@ void request_free(struct request *r)
 {
     struct worker *w = r->w;
     proxy_auth_cancel(r);
-    hooks_request_end(w->vm, r);
+    hooks_request_end(r->gen->vm, r);
     arena_reset(&r->arena);
     unsigned spare = 0;
     for (struct request *s = w->spare_requests; s && spare < SPARE_REQUESTS_MAX; s = s->next_free)
@@ -216,7 +217,7 @@ const char *request_connection_header(const struct request *r)
  * here must not turn into another error page and another call. */
 static unsigned hook_generated_response(struct request *r, unsigned status)
 {
-    struct vm *vm = r->w->vm;
+    struct vm *vm = r->gen->vm;
     r->response_hooked = true;
     memset(&r->resp, 0, sizeof(r->resp));
     r->resp.status = status;
@@ -249,7 +250,7 @@ void request_respond(struct request *r, unsigned status, struct slice body)
         headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
     /* only for a request that was read: a head that could not be parsed has
      * nothing a script could look at */
-    if (r->head.major && !r->response_hooked && hooks_defined(r->w->vm, HOOK_ON_RESPONSE))
+    if (r->head.major && !r->response_hooked && hooks_defined(r->gen->vm, HOOK_ON_RESPONSE))
         status = hook_generated_response(r, status);
     r->status = status;
 
@@ -488,7 +489,7 @@ static void apply_hygiene(struct request *r)
     bool peer_trusted = lc->fwd.ntrusted && forwarding_trusted(&lc->fwd, &r->conn->peer);
     if (peer_trusted)
         find_client(r);
-    if (hooks_defined(r->w->vm, HOOK_ON_REQUEST) || hooks_defined(r->w->vm, HOOK_ON_RESPONSE))
+    if (hooks_defined(r->gen->vm, HOOK_ON_REQUEST) || hooks_defined(r->gen->vm, HOOK_ON_RESPONSE))
         r->client_fields = headers_copy(h, &r->arena); /* for req:client_header, req.anonymity */
     if (lc->mode == MODE_FORWARD) {
         r->anon_level = lc->anon.level;
@@ -506,6 +507,7 @@ static void apply_hygiene(struct request *r)
 
 void request_begin(struct conn *c, size_t head_len)
 {
+    conn_adopt_current(c); /* a keep-alive connection follows a reload at its next request */
     struct request *r = request_new(c);
     struct worker *w = c->w;
     char *head = arena_alloc(&r->arena, head_len);
@@ -523,7 +525,7 @@ void request_begin(struct conn *c, size_t head_len)
     body_init(&r->req_body, r->head.chunked ? BODY_CHUNKED : r->head.has_length ? BODY_LENGTH : BODY_NONE,
               r->head.content_length);
     r->body_done = r->req_body.done;
-    r->keep_alive = r->head.keep_alive;
+    r->keep_alive = r->head.keep_alive && !c->orphan;
     if (c->denied) {
         log_info("client %s: not in the listener's allow list", c->peer_ip);
         r->keep_alive = false;
@@ -538,7 +540,7 @@ void request_begin(struct conn *c, size_t head_len)
             reject(r, (unsigned)status, why);
         return;
     }
-    uint64_t limit = w->cfg->limits.body_size;
+    uint64_t limit = r->gen->cfg->limits.body_size;
     if (limit && r->head.has_length && r->head.content_length > limit) {
         r->keep_alive = false;
         request_fail(r, &err_body_too_large);
@@ -557,8 +559,8 @@ void request_policy(struct request *r)
     struct conn *c = r->conn;
     struct worker *w = r->w;
     r->state = RS_HOOKS;
-    if (hooks_defined(w->vm, HOOK_ON_REQUEST)) {
-        if (hooks_on_request(w->vm, r) != HOOK_OK) {
+    if (hooks_defined(r->gen->vm, HOOK_ON_REQUEST)) {
+        if (hooks_on_request(r->gen->vm, r) != HOOK_OK) {
             request_fail(r, &err_hook);
             return;
         }

@@ -45,6 +45,7 @@ enum framing { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 struct request {
     struct conn *conn;
     struct worker *w;
+    struct generation *gen;     /* its connection's when it began: its configuration, Lua state, upstreams */
     struct arena arena;
     enum req_state state;
     ev_tstamp started;

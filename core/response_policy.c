@@ -12,13 +12,14 @@
 #include "errors.h"
 #include "request.h"
 #include "upstream.h"
+#include "generation.h"
 #include "worker.h"
 
 /* Is host:port one of this worker's backends: as configured, or the
  * address it resolved to? Only responses with a URL field ask. */
 static bool is_backend(void *ctx, struct slice host, uint16_t port)
 {
-    struct worker *w = ((struct request *)ctx)->w;
+    const struct generation *g = ((struct request *)ctx)->gen;
     char text[ADDR_HOSTLEN];
     union sockaddr_u ip;
     bool literal = host.len < sizeof(text);
@@ -27,8 +28,8 @@ static bool is_backend(void *ctx, struct slice host, uint16_t port)
         text[host.len] = '\0';
         literal = addr_from_ip(text, port, &ip) == 0;
     }
-    for (unsigned u = 0; u < w->cfg->nupstreams; u++) {
-        const struct upstream *up = &w->upstreams[u];
+    for (unsigned u = 0; u < g->cfg->nupstreams; u++) {
+        const struct upstream *up = &g->upstreams[u];
         for (unsigned i = 0; i < up->n; i++) {
             const struct backend *b = &up->backends[i];
             if (b->cfg->port == port && slice_caseeq(host, b->cfg->host, strlen(b->cfg->host)))
@@ -77,9 +78,9 @@ bool response_policy(struct request *r)
             headers_set(h, &r->arena, slice_make(cc->status_header, strlen(cc->status_header)),
                         slice_make(r->cache_status, strlen(r->cache_status)));
     }
-    if (hooks_defined(w->vm, HOOK_ON_RESPONSE) && !r->response_hooked) {
+    if (hooks_defined(r->gen->vm, HOOK_ON_RESPONSE) && !r->response_hooked) {
         r->response_hooked = true;
-        if (hooks_on_response(w->vm, r) != HOOK_OK) {
+        if (hooks_on_response(r->gen->vm, r) != HOOK_OK) {
             request_fail(r, &err_hook);
             return false;
         }

@@ -194,7 +194,7 @@ void tunnel_start(struct worker *w, struct transport client, struct transport ba
     }
     seed(t, CLIENT, to_backend, to_backend_len);
     seed(t, BACKEND, to_client, to_client_len);
-    ev_timer_init(&t->idle, on_idle, 0., w->cfg->timeouts.tunnel_idle);
+    ev_timer_init(&t->idle, on_idle, 0., worker_cfg(w)->timeouts.tunnel_idle);
     ev_timer_again(w->loop, &t->idle);
     list_insert_tail(&w->tunnels, &t->link);
     w->ntunnels++; /* before the connection it came from is closed */

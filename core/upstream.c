@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "luxy.h"
+#include "generation.h"
 #include "worker.h"
 
 static void on_resolve_timer(struct ev_loop *loop, ev_timer *t, int revents);
@@ -20,12 +21,30 @@ static bool is_ip_literal(const char *host)
     return addr_from_ip(host, 0, &tmp) == 0;
 }
 
-void upstream_init_all(struct worker *w)
+/* The server of prev's group with the same name, written the same way. */
+static const struct backend *same_server(const struct generation *prev, const struct upstream_config *uc,
+                                         const struct server_config *sc)
 {
-    const struct config *cfg = w->cfg;
-    w->upstreams = xcalloc(cfg->nupstreams, sizeof(*w->upstreams));
+    if (prev == NULL)
+        return NULL;
+    for (unsigned u = 0; u < prev->cfg->nupstreams; u++) {
+        const struct upstream *old = &prev->upstreams[u];
+        if (old->cfg->parent != uc->parent || strcmp(old->cfg->name, uc->name) != 0)
+            continue;
+        for (unsigned i = 0; i < old->n; i++)
+            if (strcmp(old->backends[i].cfg->spec, sc->spec) == 0)
+                return &old->backends[i];
+    }
+    return NULL;
+}
+
+void upstream_init(struct generation *g, const struct generation *prev)
+{
+    const struct config *cfg = g->cfg;
+    struct worker *w = g->w;
+    g->upstreams = xcalloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*g->upstreams));
     for (unsigned u = 0; u < cfg->nupstreams; u++) {
-        struct upstream *up = &w->upstreams[u];
+        struct upstream *up = &g->upstreams[u];
         const struct upstream_config *uc = &cfg->upstreams[u];
         up->cfg = uc;
         up->w = w;
@@ -41,6 +60,14 @@ void upstream_init_all(struct worker *w)
             b->index = i;
             b->addrs = b->cfg->addrs;
             b->healthy = true;
+            const struct backend *old = same_server(prev, uc, b->cfg);
+            if (old) { /* a reload keeps what the server did and where it is now */
+                b->addrs = old->addrs;
+                b->next_addr = old->next_addr;
+                b->requests = old->requests;
+                b->failures = old->failures;
+                b->healthy = old->healthy;
+            }
             any_name |= !is_ip_literal(b->cfg->host);
         }
         ev_timer_init(&up->resolve_timer, on_resolve_timer, uc->resolve_every, uc->resolve_every);
@@ -49,39 +76,49 @@ void upstream_init_all(struct worker *w)
     }
 }
 
-void upstream_free_all(struct worker *w)
+void upstream_stop(struct generation *g)
 {
-    if (w->upstreams == NULL)
+    if (g->upstreams == NULL)
         return;
-    for (unsigned u = 0; u < w->cfg->nupstreams; u++) {
-        struct upstream *up = &w->upstreams[u];
-        ev_timer_stop(w->loop, &up->resolve_timer);
-        for (unsigned i = 0; i < up->n; i++)
+    for (unsigned u = 0; u < g->cfg->nupstreams; u++) {
+        struct upstream *up = &g->upstreams[u];
+        ev_timer_stop(g->w->loop, &up->resolve_timer);
+        for (unsigned i = 0; i < up->n; i++) {
             resolve_cancel(&up->backends[i].rwait);
-        free(up->backends);
+            up->backends[i].resolving = false;
+        }
     }
-    free(w->upstreams);
-    w->upstreams = NULL;
 }
 
-static struct upstream *find_group(struct worker *w, const char *name, size_t len, bool parent)
+void upstream_free(struct generation *g)
 {
-    for (unsigned u = 0; u < w->cfg->nupstreams; u++) {
-        const struct upstream_config *cfg = w->upstreams[u].cfg;
+    if (g->upstreams == NULL)
+        return;
+    upstream_stop(g);
+    for (unsigned u = 0; u < g->cfg->nupstreams; u++)
+        free(g->upstreams[u].backends);
+    free(g->upstreams);
+    g->upstreams = NULL;
+}
+
+static struct upstream *find_group(struct generation *g, const char *name, size_t len, bool parent)
+{
+    for (unsigned u = 0; u < g->cfg->nupstreams; u++) {
+        const struct upstream_config *cfg = g->upstreams[u].cfg;
         if (cfg->parent == parent && strlen(cfg->name) == len && memcmp(cfg->name, name, len) == 0)
-            return &w->upstreams[u];
+            return &g->upstreams[u];
     }
     return NULL;
 }
 
-struct upstream *upstream_find(struct worker *w, const char *name, size_t len)
+struct upstream *upstream_find(struct generation *g, const char *name, size_t len)
 {
-    return find_group(w, name, len, false);
+    return find_group(g, name, len, false);
 }
 
-struct upstream *parent_find(struct worker *w, const char *name, size_t len)
+struct upstream *parent_find(struct generation *g, const char *name, size_t len)
 {
-    return find_group(w, name, len, true);
+    return find_group(g, name, len, true);
 }
 
 const union sockaddr_u *backend_addr(struct backend *b)

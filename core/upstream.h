@@ -12,6 +12,7 @@
 #include "resolve.h"
 
 struct worker;
+struct generation;
 struct upstream;
 
 struct backend {
@@ -39,13 +40,16 @@ struct upstream {
     int lua_ref;                 /* the "backends" userdata, LUA_NOREF until first use */
 };
 
-/* Builds w->upstreams from cfg and starts re-resolution timers. */
-void upstream_init_all(struct worker *w);
-void upstream_free_all(struct worker *w);
-/* The group named name (len bytes) in w, or NULL. */
-struct upstream *upstream_find(struct worker *w, const char *name, size_t len);
+/* Builds g's upstream runtime state and starts re-resolution timers, in
+ * g's worker (see generation_start for prev). */
+void upstream_init(struct generation *g, const struct generation *prev);
+/* Stops the timers and lookups (a generation no longer current). */
+void upstream_stop(struct generation *g);
+void upstream_free(struct generation *g);
+/* The group named name (len bytes) in g, or NULL. */
+struct upstream *upstream_find(struct generation *g, const char *name, size_t len);
 /* The parent proxy group named name, or NULL. */
-struct upstream *parent_find(struct worker *w, const char *name, size_t len);
+struct upstream *parent_find(struct generation *g, const char *name, size_t len);
 /* The address to try next for b. */
 const union sockaddr_u *backend_addr(struct backend *b);
 /* A connect to b failed: rotate to its next address. */

@@ -58,9 +58,9 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
     struct listener *l = container_of(io, struct listener, io);
     struct worker *w = l->w;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if (worker_clients(w) >= w->cfg->limits.max_connections) {
+        if (worker_clients(w) >= worker_cfg(w)->limits.max_connections) {
             log_warn("connection limit (%u) reached; not accepting for now",
-                     w->cfg->limits.max_connections);
+                     worker_cfg(w)->limits.max_connections);
             worker_pause_accept(w);
             return;
         }
@@ -97,7 +97,7 @@ void worker_conn_gone(struct worker *w)
         return;
     }
     if (!w->accepting && !ev_is_active(&w->accept_retry) &&
-        worker_clients(w) < w->cfg->limits.max_connections)
+        worker_clients(w) < worker_cfg(w)->limits.max_connections)
         worker_resume_accept(w);
 }
 
@@ -116,10 +116,13 @@ static void on_grace_over(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void on_stop(void *owner, void *arg)
 {
-    (void)arg;
     struct worker *w = owner;
-    if (w->stopping)
+    bool now = arg != NULL;
+    if (w->stopping) {
+        if (now) /* a fast stop after a graceful one: cut what is left */
+            on_grace_over(w->loop, &w->grace_timer, 0);
         return;
+    }
     worker_pause_accept(w);
     w->stopping = true;
     for (unsigned i = 0; i < w->nlisteners; i++) {
@@ -136,7 +139,7 @@ static void on_stop(void *owner, void *arg)
     }
     upconn_pool_free(w->pool);
     w->pool = upconn_pool_new(w, 0);
-    ev_timer_set(&w->grace_timer, w->cfg->timeouts.grace, 0.);
+    ev_timer_set(&w->grace_timer, now ? 0. : worker_cfg(w)->timeouts.grace, 0.);
     ev_timer_start(w->loop, &w->grace_timer);
     check_done(w);
 }
@@ -161,15 +164,30 @@ static void find_local_addresses(struct worker *w)
     freeifaddrs(ifs);
 }
 
-int worker_init(struct worker *w, unsigned id, const struct config *cfg, const int *listen_fds,
+/* The listeners of g, on fds (one per listener of g). */
+static void set_listeners(struct worker *w, const struct config *cfg, const int *fds)
+{
+    w->nlisteners = cfg->nlisteners;
+    w->listeners = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*w->listeners));
+    for (unsigned i = 0; i < cfg->nlisteners; i++) {
+        struct listener *l = &w->listeners[i];
+        l->w = w;
+        l->cfg = &cfg->listeners[i];
+        l->fd = fds[i];
+        ev_io_init(&l->io, on_accept, l->fd, EV_READ);
+    }
+}
+
+int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int *listen_fds,
                 struct cache *cache)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
-    w->cfg = cfg;
     w->cache = cache;
+    const struct config *cfg = &cg->cfg;
     list_init(&w->cache_waiters);
     list_init(&w->cache_fills);
+    list_init(&w->retired);
     w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
     if (w->loop == NULL) {
         snprintf(w->err, sizeof(w->err), "cannot create an event loop");
@@ -186,22 +204,82 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, const i
     w->resolver = resolve_new(w->loop, &cfg->resolver, w->err, sizeof(w->err));
     if (w->resolver == NULL)
         return -1;
-    upstream_init_all(w);
     w->pool = upconn_pool_new(w, 4096);
-    w->vm = vm_new(cfg, w, w->err, sizeof(w->err));
-    if (w->vm == NULL)
+    w->gen = generation_new(w, cg, w->err, sizeof(w->err));
+    if (w->gen == NULL)
         return -1;
-    w->nlisteners = cfg->nlisteners;
-    w->listeners = xcalloc(cfg->nlisteners, sizeof(*w->listeners));
-    for (unsigned i = 0; i < cfg->nlisteners; i++) {
-        struct listener *l = &w->listeners[i];
-        l->w = w;
-        l->cfg = &cfg->listeners[i];
-        l->fd = listen_fds[i];
-        ev_io_init(&l->io, on_accept, l->fd, EV_READ);
-    }
+    generation_start(w->gen, NULL);
+    set_listeners(w, cfg, listen_fds);
     worker_resume_accept(w);
     return 0;
+}
+
+/* ---- switching generations ---- */
+
+struct switch_msg {
+    struct generation *gen;
+    int *fds;                  /* one per listener of gen */
+    bool *fresh;               /* opened for this switch (the others are the worker's already) */
+};
+
+static bool fd_in(const int *fds, unsigned n, int fd)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (fds[i] == fd)
+            return true;
+    return false;
+}
+
+static void switch_msg_free(struct switch_msg *m)
+{
+    free(m->fds);
+    free(m->fresh);
+    free(m);
+}
+
+static void on_switch(void *owner, void *arg)
+{
+    struct worker *w = owner;
+    struct switch_msg *m = arg;
+    struct generation *g = m->gen, *old = w->gen;
+    const struct config *cfg = g->cfg;
+    if (w->stopping) { /* too late: the listeners are closed; the new ones go too */
+        for (unsigned i = 0; i < cfg->nlisteners; i++)
+            if (m->fresh[i])
+                close(m->fds[i]);
+        generation_discard(g);
+        switch_msg_free(m);
+        return;
+    }
+    generation_start(g, old);
+    /* listeners: a socket that stays keeps its kernel queue (nothing queued
+     * is lost); those the new configuration dropped are closed */
+    bool accepting = w->accepting;
+    worker_pause_accept(w);
+    for (unsigned k = 0; k < w->nlisteners; k++)
+        if (!fd_in(m->fds, cfg->nlisteners, w->listeners[k].fd))
+            close(w->listeners[k].fd);
+    free(w->listeners);
+    set_listeners(w, cfg, m->fds);
+    w->gen = g;
+    upstream_stop(old); /* its requests keep its backends; re-resolution is the new one's */
+    list_insert_tail(&w->retired, &old->link);
+    if (accepting || !ev_is_active(&w->accept_retry))
+        worker_resume_accept(w);
+    switch_msg_free(m);
+    generation_release(old); /* no longer current: freed with its last user */
+}
+
+void worker_switch(struct worker *w, struct generation *g, const int *listen_fds, const bool *fresh)
+{
+    unsigned n = g->cfg->nlisteners;
+    struct switch_msg *m = xmalloc(sizeof(*m));
+    m->gen = g;
+    m->fds = xcalloc(n ? n : 1, sizeof(int));
+    m->fresh = xcalloc(n ? n : 1, sizeof(bool));
+    memcpy(m->fds, listen_fds, n * sizeof(int));
+    memcpy(m->fresh, fresh, n * sizeof(bool));
+    inbox_post(&w->inbox, on_switch, m);
 }
 
 static void *worker_main(void *arg)
@@ -219,9 +297,10 @@ int worker_start(struct worker *w)
     return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
 }
 
-void worker_stop(struct worker *w)
+void worker_stop(struct worker *w, bool now)
 {
-    inbox_post(&w->inbox, on_stop, NULL);
+    static int fast; /* any non-NULL pointer says "now" */
+    inbox_post(&w->inbox, on_stop, now ? &fast : NULL);
 }
 
 void worker_join(struct worker *w)
@@ -242,11 +321,14 @@ void worker_destroy(struct worker *w)
             close(w->listeners[i].fd);
     free(w->listeners);
     upconn_pool_free(w->pool);
-    upstream_free_all(w);
+    inbox_free(&w->inbox); /* a switch still queued frees what it carries */
+    while (!list_empty(&w->retired)) /* nothing uses them any more: the connections are gone */
+        generation_discard(container_of(list_first(&w->retired), struct generation, link));
+    if (w->gen)
+        generation_discard(w->gen);
+    w->gen = NULL;
     if (w->resolver)
         resolve_free(w->resolver);
-    vm_free(w->vm);
-    inbox_free(&w->inbox);
     while (w->spare_requests) {
         struct request *r = w->spare_requests;
         w->spare_requests = r->next_free;

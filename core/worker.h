@@ -1,6 +1,7 @@
-/* worker.h - one thread = one ev_loop + one lua_State + its own pools.
- * Everything a worker owns is touched only by its thread; other threads
- * talk to it through its inbox (stop, cache fill wakeups). */
+/* worker.h - one thread = one ev_loop + its generations (configuration,
+ * Lua state, upstream state; generation.h) + its own pools. Everything a
+ * worker owns is touched only by its thread; other threads talk to it
+ * through its inbox (stop, reload, cache fill wakeups). */
 #ifndef LUXY_WORKER_H
 #define LUXY_WORKER_H
 
@@ -10,6 +11,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "generation.h"
 #include "inbox.h"
 #include "list.h"
 
@@ -34,13 +36,12 @@ struct worker {
     unsigned id;
     pthread_t thread;
     struct ev_loop *loop;
-    const struct config *cfg;
-    struct vm *vm;
+    struct generation *gen;       /* current: new connections and requests start on it */
+    struct list retired;          /* older generations still in use (generation.link) */
     struct resolver *resolver;
     struct bufpool bufs;
-    struct listener *listeners;   /* one per configured listener */
+    struct listener *listeners;   /* one per listener of the current generation */
     unsigned nlisteners;
-    struct upstream *upstreams;   /* runtime state, parallel to cfg->upstreams */
     struct upconn_pool *pool;     /* idle backend connections */
     struct list conns;            /* client connections */
     struct list tunnels;
@@ -62,15 +63,22 @@ struct worker {
     char err[256];                /* startup error, read by main */
 };
 
-/* Builds the worker's loop, Lua state, resolver and upstream state, taking
- * the listening fds (one per cfg listener). Returns 0 or -1 (w->err). Runs
- * in the main thread, before the worker thread starts. */
-int worker_init(struct worker *w, unsigned id, const struct config *cfg, const int *listen_fds,
+/* Builds the worker's loop, resolver and pools, and its first generation
+ * of cg (Lua state, upstream state), taking the listening fds (one per cg
+ * listener). Returns 0 or -1 (w->err). Runs in the main thread, before the
+ * worker thread starts. */
+int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int *listen_fds,
                 struct cache *cache);
+/* Any thread: hands g (built with generation_new for w) and its listening
+ * fds (one per listener of g; fresh[i]: opened for it, else one w already
+ * listens on and keeps, queue and all) to the worker, which switches to
+ * it; w closes the sockets g no longer has. */
+void worker_switch(struct worker *w, struct generation *g, const int *listen_fds, const bool *fresh);
 /* Runs the loop in a new thread. */
 int worker_start(struct worker *w);
-/* Asks the worker to stop gracefully (any thread). */
-void worker_stop(struct worker *w);
+/* Asks the worker to stop (any thread): gracefully (requests in flight
+ * have timeouts.grace to finish), or now (connections are cut). */
+void worker_stop(struct worker *w, bool now);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
 
@@ -80,6 +88,12 @@ void worker_resume_accept(struct worker *w);
 /* Called when a connection or tunnel goes away: resumes accepting, finishes
  * a graceful stop when nothing is left. */
 void worker_conn_gone(struct worker *w);
+
+/* The current configuration (what new connections start under). */
+static inline const struct config *worker_cfg(const struct worker *w)
+{
+    return w->gen->cfg;
+}
 
 /* Client connections and tunnels, as limits.max_connections counts them. */
 static inline unsigned worker_clients(const struct worker *w)

@@ -16,7 +16,8 @@
 static int l_now(lua_State *L)
 {
     struct vm *vm = vm_of(L);
-    lua_pushnumber(L, vm->w ? ev_now(vm->w->loop) : ev_time());
+    /* a worker's state runs its top level in the main thread, at a reload */
+    lua_pushnumber(L, vm->w && !vm->loading ? ev_now(vm->w->loop) : ev_time());
     return 1;
 }
 

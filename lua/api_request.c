@@ -272,7 +272,7 @@ static int req_newindex(lua_State *L)
         }
         size_t len;
         const char *name = luaL_checklstring(L, 3, &len);
-        if (upstream_find(r->w, name, len) == NULL)
+        if (upstream_find(r->gen, name, len) == NULL)
             return luaL_error(L, "unknown upstream '%s'", name);
         r->upstream_name = api_request_copy(L, r, name, len);
     } else if (strcmp(k, "parent") == 0) {
@@ -284,7 +284,7 @@ static int req_newindex(lua_State *L)
         }
         size_t len;
         const char *name = luaL_checklstring(L, 3, &len);
-        if (parent_find(r->w, name, len) == NULL)
+        if (parent_find(r->gen, name, len) == NULL)
             return luaL_error(L, "unknown parent '%s'", name);
         r->parent_name = api_request_copy(L, r, name, len);
     } else if (strcmp(k, "anonymity") == 0) {

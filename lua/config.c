@@ -220,6 +220,24 @@ static int dsl_shared(lua_State *L)
 
 /* ---- global settings ---- */
 
+/* pid "/run/luxy.pid", or pid(false): none */
+static int dsl_pid(lua_State *L)
+{
+    struct config *c = building(L);
+    if (lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
+        free(c->pid_file);
+        c->pid_file = NULL;
+        return 0;
+    }
+    size_t len;
+    const char *p = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
+    if (p == NULL || len == 0 || len > 1000 || memchr(p, '\0', len))
+        return luaL_error(L, "pid: a path such as \"/run/luxy.pid\", or false for none");
+    free(c->pid_file);
+    c->pid_file = xstrdup(p);
+    return 0;
+}
+
 static int dsl_workers(lua_State *L)
 {
     struct config *c = building(L);
@@ -478,6 +496,7 @@ void config_open_dsl(lua_State *L)
         { "timeouts", dsl_timeouts }, { "limits", dsl_limits },     { "lua", dsl_lua },
         { "logs", dsl_logs },         { "resolver", dsl_resolver }, { "fail_open", dsl_fail_open },
         { "cache", dsl_cache },       { "parent", dsl_parent },     { "shared", dsl_shared },
+        { "pid", dsl_pid },
     };
     for (size_t i = 0; i < countof(dsl); i++) {
         lua_pushcfunction(L, dsl[i].func);

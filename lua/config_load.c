@@ -97,7 +97,7 @@ static unsigned distance(const char *a, const char *b)
 
 static const char *const directive_names[] = { "listen", "upstream", "workers", "timeouts", "limits",
                                                "lua", "logs", "resolver", "fail_open", "cache", "parent",
-                                               "shared", NULL };
+                                               "shared", "pid", NULL };
 
 /* The known name closest to name (distance 1 or 2), or NULL. */
 static const char *nearest(const char *name, const char *const *known)
