@@ -21,16 +21,18 @@
 #include "luxy.h"
 #include "shdict_registry.h"
 #include "authcheck.h"
+#include "version.h"
 #include "worker.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: luxy [-c FILE] [-t] [-v] [-h]\n"
+            "usage: luxy [-c FILE] [-t] [-v] [-V] [-h]\n"
             "  -c FILE  configuration (Lua); without it luxy runs its built-in default:\n"
             "           a forward proxy on 127.0.0.1:3128 for local clients\n"
             "  -t       check the configuration and exit (0: fine, 1: error)\n"
             "  -v       print the version\n"
+            "  -V       print the versions of luxy and of every library it uses\n"
             "  -h       this help\n"
             "Signals: TERM, INT or QUIT stop gracefully (in-flight requests finish; a\n"
             "second one stops at once); USR1 reopens the log files; HUP and USR2 are\n"
@@ -157,7 +159,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     bool test_only = false;
     int opt;
-    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tvVh")) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -167,6 +169,9 @@ int main(int argc, char **argv)
             break;
         case 'v':
             printf("luxy %s (Lua 5.4, libev, http-parser)\n", LUXY_VERSION);
+            return 0;
+        case 'V':
+            luxy_print_versions(stdout);
             return 0;
         case 'h':
             usage(stdout);
