@@ -10,6 +10,12 @@
 #   make fuzz      every libFuzzer target for FUZZ_TIME seconds
 #   make valgrind  the integration tests with luxy under valgrind memcheck
 #   make soak      SOAK_MINUTES (10) of mixed traffic; see docs/reliability.md
+#   make install   build if needed, then install under DESTDIR/PREFIX (default /usr/local):
+#                  sbin/luxy, share/luxy/scripts, share/doc/luxy, share/man/man8/luxy.8.gz,
+#                  the systemd unit in SYSTEMD_UNIT_DIR, and SYSCONFDIR/luxy/luxy.lua
+#                  (SYSCONFDIR: /etc when PREFIX=/usr) from scripts/default.lua, only
+#                  when there is none yet: an operator's configuration is never replaced
+#   make uninstall remove what install put there, except the configuration
 #   make clean
 #
 # Dependencies are Debian packages only; `make deps` installs them when run
@@ -28,7 +34,7 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(LUA_CFLAGS) $(SANITIZE) -MM
 LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lcrypt -lpthread -lm $(SANITIZE) $(LDFLAGS)
 
 PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev libcrypt-dev
-PKGS_TEST := python3 python3-pytest curl
+PKGS_TEST := python3 python3-pytest curl groff-base
 PKGS_BENCH := wrk nginx-light haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
 
@@ -52,8 +58,24 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PYTHON := /usr/bin/python3
 
+# ---- install locations (GNU conventions; DESTDIR for staging and packaging) ----
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/luxy
+MANDIR ?= $(DATADIR)/man
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_SCRIPTS := $(wildcard scripts/*.lua scripts/*/*.lua)
+INSTALL_DOCS := $(wildcard docs/*.md)
+
 .PHONY: all run test test-asan unit integration bench asan ubsan fuzz fuzz-build valgrind soak clean \
-        deps deps-test deps-bench deps-fuzz
+        deps deps-test deps-bench deps-fuzz install uninstall
 
 all: $(BUILD)/luxy
 
@@ -174,6 +196,49 @@ fuzz: fuzz-build
 bench: deps-bench
 	$(MAKE) --no-print-directory all
 	tests/bench/bench.sh
+
+# ---- install ----
+
+$(BUILD)/luxy.8.gz: docs/luxy.8
+	@mkdir -p $(BUILD)
+	gzip -9 -n -c docs/luxy.8 > $@.tmp && mv $@.tmp $@
+
+# The unit is made again on every install: its paths depend on PREFIX, which
+# a timestamp cannot tell. Comments keep their @NAME@: they describe them.
+install: $(BUILD)/luxy $(BUILD)/luxy.8.gz
+	install -D -m 755 $(BUILD)/luxy "$(DESTDIR)$(SBINDIR)/luxy"
+	@for f in $(INSTALL_SCRIPTS); do \
+		echo "install -D -m 644 $$f $(DESTDIR)$(DATADIR)/luxy/$$f"; \
+		install -D -m 644 "$$f" "$(DESTDIR)$(DATADIR)/luxy/$$f" || exit 1; \
+	done
+	@for f in $(INSTALL_DOCS); do \
+		echo "install -D -m 644 $$f $(DESTDIR)$(DOCDIR)/$${f#docs/}"; \
+		install -D -m 644 "$$f" "$(DESTDIR)$(DOCDIR)/$${f#docs/}" || exit 1; \
+	done
+	install -D -m 644 $(BUILD)/luxy.8.gz "$(DESTDIR)$(MANDIR)/man8/luxy.8.gz"
+	sed -e '/^#/!s|@SBINDIR@|$(SBINDIR)|g' -e '/^#/!s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		-e '/^#/!s|@DOCDIR@|$(DOCDIR)|g' scripts/luxy.service > $(BUILD)/luxy.service.tmp
+	install -D -m 644 $(BUILD)/luxy.service.tmp "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/luxy.service"
+	@rm -f $(BUILD)/luxy.service.tmp
+	@if [ -e "$(DESTDIR)$(SYSCONFDIR)/luxy/luxy.lua" ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/luxy/luxy.lua (not replaced; the new default is in $(DATADIR)/luxy/scripts/default.lua)"; \
+	else \
+		echo "install -D -m 644 scripts/default.lua $(DESTDIR)$(SYSCONFDIR)/luxy/luxy.lua"; \
+		install -D -m 644 scripts/default.lua "$(DESTDIR)$(SYSCONFDIR)/luxy/luxy.lua"; \
+	fi
+
+# Needs no build: removing files must not compile anything (nor leave
+# root-owned objects in build/ under sudo). Directories go only when empty,
+# and SYSCONFDIR/luxy/luxy.lua stays: it is the operator's.
+uninstall:
+	rm -f "$(DESTDIR)$(SBINDIR)/luxy" "$(DESTDIR)$(MANDIR)/man8/luxy.8.gz" \
+		"$(DESTDIR)$(SYSTEMD_UNIT_DIR)/luxy.service"
+	@for f in $(INSTALL_SCRIPTS); do echo "rm -f $(DESTDIR)$(DATADIR)/luxy/$$f"; rm -f "$(DESTDIR)$(DATADIR)/luxy/$$f"; done
+	@for f in $(INSTALL_DOCS); do echo "rm -f $(DESTDIR)$(DOCDIR)/$${f#docs/}"; rm -f "$(DESTDIR)$(DOCDIR)/$${f#docs/}"; done
+	@for d in $(filter-out scripts/,$(sort $(dir $(INSTALL_SCRIPTS)))) scripts/; do \
+		rmdir "$(DESTDIR)$(DATADIR)/luxy/$$d" 2>/dev/null || true; \
+	done
+	@rmdir "$(DESTDIR)$(DATADIR)/luxy" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -16,11 +16,12 @@
 #include "luxy.h"
 #include "pidfile.h"
 #include "server.h"
+#include "version.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: luxy [-c FILE] [-t] [-s SIGNAL] [-p PIDFILE] [-v] [-h]\n"
+            "usage: luxy [-c FILE] [-t] [-s SIGNAL] [-p PIDFILE] [-v] [-V] [-h]\n"
             "  -c FILE    configuration (Lua); without it luxy runs its built-in default:\n"
             "             a forward proxy on 127.0.0.1:3128 for local clients\n"
             "  -t         check the configuration and exit (0: fine, 1: error)\n"
@@ -33,6 +34,7 @@ static void usage(FILE *out)
             "  -p PIDFILE the pid file -s uses (default: the configuration's `pid`, else\n"
             "             %s)\n"
             "  -v         print the version\n"
+            "  -V         print the versions of luxy and of every library it uses\n"
             "  -h         this help\n"
             "Signals: HUP reloads; TERM and QUIT stop gracefully (in-flight requests\n"
             "finish; a second one stops at once); INT stops now; USR1 reopens the log\n"
@@ -106,7 +108,7 @@ int main(int argc, char **argv)
     const char *path = NULL, *signal_name = NULL, *pid_path = NULL;
     bool test_only = false;
     int opt;
-    while ((opt = getopt(argc, argv, "c:ts:p:vh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:ts:p:vVh")) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -122,6 +124,9 @@ int main(int argc, char **argv)
             break;
         case 'v':
             printf("luxy %s (Lua 5.4, libev, http-parser)\n", LUXY_VERSION);
+            return 0;
+        case 'V':
+            luxy_print_versions(stdout);
             return 0;
         case 'h':
             usage(stdout);
