@@ -217,7 +217,9 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
     flatten(line, n);
     line[n++] = '\n';
     pthread_mutex_lock(&lock);
-    bool write = lvl == LL_DEBUG || /* debug is asked for on purpose: never limited */
+    /* never limited: debug is asked for on purpose, and the main thread
+     * only logs what an operator did (start, reload, signals) */
+    bool write = lvl == LL_DEBUG || strcmp(thread_name, "main") == 0 ||
                  flood_admit(&flood, flood_key(lvl, line + start, n - start), lvl, line + start, n - 1 - start,
                              luxy_monotonic(), report_repeats, NULL);
     if (write)

@@ -197,6 +197,27 @@ class Luxy:
     def alive(self):
         return self.proc.poll() is None
 
+    def rewrite(self, conf, **subs):
+        """Writes a new configuration to the same file, with the same
+        placeholders filled (ports stay; new *port placeholders get free
+        ports), for a reload."""
+        self.subs.update(subs)
+        tpl = string.Template(conf)
+        for m in tpl.pattern.finditer(conf):
+            ident = m.group("named") or m.group("braced")
+            if ident and ident not in self.subs and ident.endswith("port"):
+                self.subs[ident] = free_port()
+        self.conf_text = tpl.substitute(self.subs)
+        tmp = self.conf_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(self.conf_text)
+        os.replace(tmp, self.conf_path)
+
+    def reload(self, generation, timeout=15.0):
+        """SIGHUP, then waits for the log line saying that generation serves."""
+        self.signal(signal.SIGHUP)
+        self.wait_error_log("reload: generation %d is serving" % generation, timeout)
+
     def signal(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
