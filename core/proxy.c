@@ -287,9 +287,12 @@ static void connect_peer(struct request *r, bool allow_pool)
 {
     struct worker *w = r->w;
     struct upconn *uc = NULL;
+    r->t_connect = ev_now(w->loop);
+    r->t_connected = r->t_first_byte = 0;
     if (allow_pool && !r->tunnel)
         uc = upconn_pool_take(w, &r->peer, on_backend_event, r);
     if (uc) {
+        r->t_connected = r->t_connect; /* pooled: no connect */
         r->uc = uc;
         r->state = RS_EXCHANGE;
         on_backend_event(uc, EV_CUSTOM); /* "connected": send the head */
@@ -862,6 +865,8 @@ static void read_from_backend(struct request *r)
         ssize_t n = transport_read(&uc->tr, uc->in.data + uc->in.end, room);
         if (n > 0) {
             uc->in.end += (size_t)n;
+            if (!r->resp_bytes_seen)
+                r->t_first_byte = ev_now(r->w->loop);
             r->resp_bytes_seen = true;
             r->backend_more = (size_t)n == room;
             backend_timer(r);
@@ -987,6 +992,7 @@ static void on_connected(struct request *r)
         return;
     }
     uc->connected = true;
+    r->t_connected = ev_now(r->w->loop);
     upconn_want_write(uc, false);
     if (r->head.method == HTTP_CONNECT && !r->via_parent)
         establish_connect_tunnel(r);

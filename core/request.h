@@ -120,6 +120,11 @@ struct request {
     int lua_ctx_ref;
     size_t lua_held;            /* arena bytes scripts made us keep: counted in lua.memory */
 
+    /* timings (the worker loop's clock; 0: did not happen) */
+    ev_tstamp t_connect;        /* the last attempt began connecting (or took a pooled connection) */
+    ev_tstamp t_connected;      /* ... and was connected */
+    ev_tstamp t_first_byte;     /* the backend's first response byte */
+
     /* accounting */
     unsigned status;            /* sent to the client */
     uint64_t bytes_out;         /* response body bytes sent */
