@@ -16,6 +16,7 @@
 #include "luxy.h"
 #include "pidfile.h"
 #include "server.h"
+#include "upgrade.h"
 #include "version.h"
 
 static void usage(FILE *out)
@@ -31,6 +32,9 @@ static void usage(FILE *out)
             "               quit    stop gracefully (requests in flight finish)\n"
             "               stop    stop now (connections are cut)\n"
             "               reopen  reopen the log files (after logrotate)\n"
+            "               upgrade start the binary installed at luxy's path again: the new\n"
+            "                       process takes the listening sockets over, the old one\n"
+            "                       drains and exits (a new one that fails leaves it serving)\n"
             "  -p PIDFILE the pid file -s uses (default: the configuration's `pid`, else\n"
             "             %s)\n"
             "  -v         print the version\n"
@@ -38,7 +42,7 @@ static void usage(FILE *out)
             "  -h         this help\n"
             "Signals: HUP reloads; TERM and QUIT stop gracefully (in-flight requests\n"
             "finish; a second one stops at once); INT stops now; USR1 reopens the log\n"
-            "files; USR2 is logged and ignored (binary upgrade is not supported yet).\n",
+            "files; USR2 upgrades the binary.\n",
             config_default_pid_file());
 }
 
@@ -68,22 +72,23 @@ static int send_signal(const char *what, const char *path, const char *pid_path)
 {
     static const struct { const char *name; int sig; } table[] = {
         { "reload", SIGHUP }, { "quit", SIGQUIT }, { "stop", SIGINT }, { "reopen", SIGUSR1 },
+        { "upgrade", SIGUSR2 },
     };
     int sig = 0;
     for (size_t i = 0; i < countof(table); i++)
         if (strcmp(what, table[i].name) == 0)
             sig = table[i].sig;
     if (sig == 0) {
-        fprintf(stderr, "luxy: -s %s: unknown signal (reload, quit, stop, reopen)\n", what);
+        fprintf(stderr, "luxy: -s %s: unknown signal (reload, quit, stop, reopen, upgrade)\n", what);
         return 2;
     }
     char err[1024];
     struct config cfg;
     int loaded = config_load(path, &cfg, err, sizeof(err));
-    if (loaded == -1 && sig == SIGHUP) {
+    if (loaded == -1 && (sig == SIGHUP || sig == SIGUSR2)) {
         print_warnings(&cfg);
-        fprintf(stderr, "luxy: configuration error: %s\nluxy: not reloaded: the running configuration keeps serving\n",
-                err);
+        fprintf(stderr, "luxy: configuration error: %s\nluxy: not %s: the running process keeps serving\n", err,
+                sig == SIGHUP ? "reloaded" : "upgraded");
         config_free(&cfg);
         return 1;
     }
@@ -101,6 +106,18 @@ static int send_signal(const char *what, const char *path, const char *pid_path)
         return 1;
     }
     return 0;
+}
+
+/* This binary's path, read now: once an upgrade installed a new file
+ * there, /proc/self/exe names the old one, deleted. */
+static void own_path(const char *argv0, char *out, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+    if (n > 0) {
+        out[n] = '\0';
+        return;
+    }
+    snprintf(out, cap, "%s", argv0);
 }
 
 int main(int argc, char **argv)
@@ -143,14 +160,22 @@ int main(int argc, char **argv)
     if (signal_name)
         return send_signal(signal_name, path, pid_path);
 
+    char err[1024] = "";
+    struct inherited inherited;
+    bool upgrading = !test_only && upgrade_inherited(&inherited, err, sizeof(err));
+    if (err[0]) {
+        fprintf(stderr, "luxy: %s\n", err);
+        return 1;
+    }
     struct config_gen *cg = config_gen_new(1);
-    char err[1024];
     int loaded = config_load(path, &cg->cfg, err, sizeof(err));
     if (cg->cfg.warnings && (test_only || loaded == -1))
         print_warnings(&cg->cfg);
     if (loaded == -1) {
         fprintf(stderr, "luxy: configuration error: %s\n", err);
         config_gen_release(cg);
+        if (upgrading)
+            upgrade_free(&inherited);
         return 1;
     }
     if (test_only) {
@@ -161,6 +186,8 @@ int main(int argc, char **argv)
     if (log_open(cg->cfg.error_log, cg->cfg.access_log, (enum log_level)cg->cfg.log_level, err, sizeof(err)) == -1) {
         fprintf(stderr, "luxy: %s\n", err);
         config_gen_release(cg);
+        if (upgrading)
+            upgrade_free(&inherited);
         return 1;
     }
     /* every connection is a descriptor: take all the system allows */
@@ -170,5 +197,16 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
     signal(SIGPIPE, SIG_IGN);
-    return server_run(cg, path);
+    if (upgrading && cg->cfg.workers != inherited.workers) {
+        log_warn("upgrade: the running process has %u workers: the new one keeps them (workers %u takes a restart)",
+                 inherited.workers, cg->cfg.workers);
+        cg->cfg.workers = inherited.workers; /* so that every socket has its worker */
+    }
+    char exe[4096];
+    own_path(argv[0], exe, sizeof(exe));
+    struct server_start start = { path, exe, argv, upgrading ? &inherited : NULL };
+    int status = server_run(cg, &start);
+    if (start.inherited)
+        upgrade_free(start.inherited);
+    return status;
 }

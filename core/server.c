@@ -26,12 +26,14 @@
 #include "cache_serve.h"
 #include "log.h"
 #include "pidfile.h"
+#include "sdnotify.h"
 #include "shdict_registry.h"
 #include "sockets.h"
 #include "worker.h"
 
 struct server {
     const char *path;          /* the configuration file, NULL: the embedded default */
+    const struct server_start *start;
     struct config_gen *cur;    /* what the workers run (or are switching to) */
     unsigned nw;
     struct worker *workers;
@@ -144,11 +146,13 @@ static void reload(struct server *s)
 {
     const struct config *old = &s->cur->cfg;
     log_info("reload: reading %s", old->path);
+    sdnotify("RELOADING=1");
     struct config_gen *ng = config_gen_new(s->cur->id + 1);
     char err[1024];
     if (config_load(s->path, &ng->cfg, err, sizeof(err)) == -1) {
         log_error("reload refused: %s; generation %u keeps serving", err, s->cur->id);
         config_gen_release(ng);
+        sdnotify("READY=1");
         return;
     }
     const struct config *cfg = &ng->cfg;
@@ -197,6 +201,7 @@ static void reload(struct server *s)
         free(fresh);
         free(fds);
         config_gen_release(ng);
+        sdnotify("READY=1");
         return;
     }
     for (unsigned w = 0; w < nw; w++)
@@ -208,6 +213,7 @@ static void reload(struct server *s)
     config_gen_release(s->cur);
     s->cur = ng;
     log_info("reload: generation %u is serving; requests in flight finish on the one they began on", ng->id);
+    sdnotify("READY=1");
     describe(cfg, ng->id);
 }
 
@@ -227,8 +233,9 @@ static void other_signal(struct server *s, int sig)
             log_info("SIGHUP while stopping: no reload");
         break;
     case SIGUSR2:
-        log_warn("SIGUSR2: binary upgrade is not supported yet; ignored");
-        break;
+        if (s == NULL)
+            log_info("SIGUSR2 while stopping: no upgrade");
+        break; /* a running server handles it in its loop */
     default:
         log_debug("signal %d (%s) ignored", sig, strsignal(sig));
         break;
@@ -255,26 +262,57 @@ static void join_workers(struct server *s, unsigned started)
 
 /* ---- start and stop ---- */
 
+/* The sockets of cur's listeners: taken over from the process this one
+ * upgrades where it listened on the same address, else opened. */
 static int open_sockets(struct server *s, char *err, size_t errlen)
 {
     const struct config *cfg = &s->cur->cfg;
     unsigned nl = cfg->nlisteners;
+    struct inherited *in = s->start->inherited;
     s->fds = xcalloc((size_t)s->nw * (nl ? nl : 1), sizeof(int));
     for (size_t i = 0; i < (size_t)s->nw * nl; i++)
         s->fds[i] = -1;
+    int *taken = xcalloc(s->nw, sizeof(int));
     for (unsigned l = 0; l < nl; l++) {
+        if (in && upgrade_take(in, &cfg->listeners[l].addr, s->nw, taken)) {
+            for (unsigned i = 0; i < s->nw; i++)
+                s->fds[i * nl + l] = taken[i];
+            continue;
+        }
         if (sockets_probe(&cfg->listeners[l], err, errlen) == -1)
-            return -1;
+            goto fail;
         for (unsigned i = 0; i < s->nw; i++)
             if ((s->fds[i * nl + l] = sockets_open(&cfg->listeners[l], err, errlen)) == -1)
-                return -1;
+                goto fail;
     }
+    free(taken);
+    if (in)
+        upgrade_close_unused(in);
     return 0;
+fail:
+    free(taken);
+    return -1;
 }
 
-int server_run(struct config_gen *cg, const char *path)
+/* SIGUSR2: a new process of the binary at our path takes the sockets over;
+ * true when it serves (this one then stops accepting and drains). */
+static bool upgrade(struct server *s)
 {
-    struct server s = { .path = path, .cur = cg, .nw = cg->cfg.workers };
+    char err[1024];
+    log_info("SIGUSR2: upgrading: starting %s", s->start->exe);
+    if (upgrade_start(s->start->exe, s->start->argv, &s->cur->cfg, s->fds, s->nw, 60, err, sizeof(err)) == 0) {
+        log_info("upgrade: this process (%ld) stops accepting and drains", (long)getpid());
+        return true;
+    }
+    log_error("upgrade failed: %s; this process keeps serving", err);
+    if (s->pid_file[0] && pidfile_write(s->pid_file, err, sizeof(err)) == -1) /* the new one may have written it */
+        log_warn("%s", err);
+    return false;
+}
+
+int server_run(struct config_gen *cg, struct server_start *start)
+{
+    struct server s = { .path = start->path, .start = start, .cur = cg, .nw = cg->cfg.workers };
     const struct config *cfg = &cg->cfg;
     char err[1024] = "";
     int status = 1;
@@ -325,12 +363,25 @@ int server_run(struct config_gen *cg, const char *path)
         }
     }
     if (started == s.nw) {
+        char state[64];
+        snprintf(state, sizeof(state), "MAINPID=%ld\nREADY=1", (long)getpid()); /* after an upgrade: us */
+        sdnotify(state);
+        if (start->inherited) { /* the process we upgrade may stop accepting now */
+            upgrade_ready(start->inherited);
+            start->inherited = NULL;
+        }
         int sig = 0;
-        while (sigwait(&s.sigs, &sig) == 0 && !is_stop_signal(sig))
+        while (sigwait(&s.sigs, &sig) == 0 && !is_stop_signal(sig)) {
+            if (sig == SIGUSR2 && upgrade(&s))
+                break; /* a graceful stop: the new process accepts from now on */
             other_signal(&s, sig);
+        }
         bool now = sig == SIGINT;
-        log_info("signal %d (%s): %s", sig, strsignal(sig),
-                 now ? "stopping now" : "stopping; requests in flight may finish");
+        if (sig == SIGUSR2)
+            log_info("upgraded: requests in flight may finish");
+        else
+            log_info("signal %d (%s): %s", sig, strsignal(sig),
+                     now ? "stopping now" : "stopping; requests in flight may finish");
         status = 0;
         err[0] = '\0';
         for (unsigned i = 0; i < started; i++)

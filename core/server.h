@@ -6,9 +6,17 @@
 #define LUXY_SERVER_H
 
 #include "generation.h"
+#include "upgrade.h"
 
-/* Runs cg (loaded from path; NULL: the embedded default) until a stop
- * signal. Returns the exit status; takes cg's reference. */
-int server_run(struct config_gen *cg, const char *path);
+struct server_start {
+    const char *path;          /* the configuration file; NULL: the embedded default */
+    const char *exe;           /* this binary's path, for an upgrade */
+    char *const *argv;         /* and its arguments */
+    struct inherited *inherited; /* sockets from the process this one upgrades, or NULL */
+};
+
+/* Runs cg until a stop signal (or an upgrade handed over to a new
+ * process). Returns the exit status; takes cg's reference. */
+int server_run(struct config_gen *cg, struct server_start *start);
 
 #endif

@@ -225,3 +225,133 @@ upstream "app" { "127.0.0.1:$backend_port" }
     assert "cannot listen on 127.0.0.1:%d" % taken in lx.error_log()
     assert Client(lx.port).roundtrip("GET", "/still").status == 200
     squatter.close()
+
+
+# ---- binary upgrade
+
+def proc_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def read_pid(path):
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+class RetryingClient:
+    """A keep-alive client as browsers and libraries are: a connection the
+    server closed (Connection: close, or found closed before any byte of
+    the response) is replaced, and the idempotent GET sent again once."""
+
+    def __init__(self, port):
+        self.port = port
+        self.c = None
+
+    def get(self, path):
+        for attempt in range(2):
+            if self.c is None:
+                self.c = Client(self.port, timeout=10)
+            try:
+                r = self.c.roundtrip("GET", path)
+            except Exception:
+                self.c = None
+                if attempt == 0:
+                    continue
+                raise
+            if (r.header("Connection") or "").lower() == "close":
+                self.c = None
+            return r
+
+
+def test_binary_upgrade_under_load(env, tmp_path):
+    if os.environ.get("LUXY_WRAPPER"):
+        import pytest
+        pytest.skip("the new process is started without the wrapper")
+    import signal
+    b, lx = start(env, tmp_path, "before")
+    pid_file = str(tmp_path / "luxy.pid")
+    old_pid = read_pid(pid_file)
+    assert old_pid == lx.pid
+    stop = threading.Event()
+    failures, statuses = [], []
+
+    def load(k):
+        c = RetryingClient(lx.port)
+        n = 0
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and n < 100000 and time.monotonic() < deadline:
+            try:
+                r = c.get("/u%d-%d" % (k, n))
+                statuses.append(r.status)
+            except Exception as e:
+                failures.append("client %d request %d: %r" % (k, n, e))
+                return
+            n += 1
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(statuses) > 200, what="load before the upgrade")
+    lx.rewrite(CONF.replace("%s", "after"))  # the new process reads the file again
+    lx.signal(signal.SIGUSR2)
+    assert lx.wait(30) == 0, "the old process drained and exited"
+    lx.checked = True
+    new_pid = read_pid(pid_file)
+    assert new_pid != old_pid and proc_alive(new_pid)
+    before = len(statuses)
+    wait_for(lambda: len(statuses) > before + 200, what="load after the upgrade")
+    stop.set()
+    for t in threads:
+        t.join(20)
+    try:
+        assert not failures, failures[:5]
+        assert set(statuses) == {200}
+        r = Client(lx.port).roundtrip("GET", "/new")
+        assert r.header("X-Version") == "after"
+        log = lx.error_log()
+        assert "upgrade: process %d" % new_pid in log and "stops accepting and drains" in log
+    finally:
+        os.kill(new_pid, signal.SIGTERM)
+        wait_for(lambda: not proc_alive(new_pid), 15, what="the new process to stop")
+    assert "ERROR: AddressSanitizer" not in lx.error_log()
+
+
+def test_a_new_binary_that_fails_leaves_the_old_one_serving(env, tmp_path):
+    import signal
+    b, lx = start(env, tmp_path, "stays")
+    lx.rewrite(CONF.replace("%s", "broken") + "\nthis is not lua\n")
+    out = subprocess.run([LUXY_BIN, "-s", "upgrade", "-c", lx.conf_path], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "not upgraded" in out.stderr, "the CLI checks the file first"
+    lx.signal(signal.SIGUSR2)  # straight to the process: the new one fails to load its file
+    lx.wait_error_log("upgrade failed: ")
+    assert "keeps serving" in lx.error_log()
+    assert Client(lx.port).roundtrip("GET", "/x").header("X-Version") == "stays"
+    assert read_pid(str(tmp_path / "luxy.pid")) == lx.pid, "the pid file names the process that serves"
+
+
+def test_systemd_hears_ready_and_the_new_main_pid(env, tmp_path, monkeypatch):
+    import signal
+    import socket
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    b, lx = start(env, tmp_path, "n")
+    msg = sock.recv(256).decode()
+    assert msg == "MAINPID=%d\nREADY=1" % lx.pid
+    lx.rewrite(CONF.replace("%s", "n2"))
+    lx.signal(signal.SIGHUP)
+    assert sock.recv(256) == b"RELOADING=1" and sock.recv(256) == b"READY=1"
+    lx.signal(signal.SIGUSR2)
+    msg = sock.recv(256).decode()
+    new_pid = int(msg.split("\n")[0].split("=")[1])
+    assert new_pid != lx.pid and msg.endswith("READY=1")
+    assert lx.wait(30) == 0
+    lx.checked = True
+    os.kill(new_pid, signal.SIGTERM)
+    wait_for(lambda: not proc_alive(new_pid), 15, what="the new process to stop")
+    sock.close()
