@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../core/config.h"
+#include "../../core/generation.h"
 #include "../../core/luxy.h"
 #include "../../core/tunnel.h"
 #include "../../core/worker.h"
@@ -17,13 +18,18 @@
 
 static struct worker w;
 static struct config cfg;
+static struct config_gen cg;
+static struct generation gen;
 
 static void setup(double idle)
 {
     memset(&w, 0, sizeof(w));
     config_defaults(&cfg);
     cfg.timeouts.tunnel_idle = idle;
-    w.cfg = &cfg;
+    cg.cfg = cfg; /* a hand-made current generation: the tunnel reads its timeouts */
+    gen.cfg = &cg.cfg;
+    gen.w = &w;
+    w.gen = &gen;
     w.loop = ev_loop_new(EVFLAG_AUTO);
     bufpool_init(&w.bufs, 16);
     list_init(&w.tunnels);
@@ -36,7 +42,7 @@ static void teardown(void)
     tunnel_close_all(&w);
     bufpool_free(&w.bufs);
     ev_loop_destroy(w.loop);
-    config_free(&cfg);
+    config_free(&cg.cfg);
 }
 
 /* client end, backend end: the tunnel gets the other ends */
