@@ -34,11 +34,11 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(LUA_CFLAGS) $(SANITIZE) -MM
 LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lcrypt -lpthread -lm $(SANITIZE) $(LDFLAGS)
 
 PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev libcrypt-dev
-PKGS_TEST := python3 python3-pytest curl groff-base
+PKGS_TEST := python3 python3-pytest curl groff-base chromium
 PKGS_BENCH := wrk nginx-light haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
 
-FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile identity
+FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile identity purge
 FUZZ_TIME ?= 60
 FUZZ_CI_TIME ?= 30
 FUZZ_BUILD := build/fuzz
@@ -53,7 +53,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard lua/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
-EMBEDDED := scripts/default.lua $(wildcard lua/luxy/*.lua lua/luxy/*/*.lua)
+EMBEDDED := scripts/default.lua $(wildcard lua/luxy/*.lua lua/luxy/*/*.lua) core/admin_page.html
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PYTHON := /usr/bin/python3

@@ -509,9 +509,38 @@ unsigned cache_remove_tag(struct cache *c, struct slice tag)
     return n;
 }
 
+unsigned cache_remove_prefix(struct cache *c, struct slice prefix)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        struct cache_entry **p = &c->buckets[i];
+        while (*p) {
+            struct cache_entry *e = *p;
+            if (e->state != CE_BUSY && e->key_len >= prefix.len && memcmp(e->key, prefix.ptr, prefix.len) == 0) {
+                unlink_entry(c, e); /* *p is its successor now */
+                n++;
+            } else {
+                p = &e->hnext;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    atomic_fetch_add(&c->stats.purges, n);
+    return n;
+}
+
 uint64_t cache_used(struct cache *c)
 {
     return atomic_load(&c->used);
+}
+
+size_t cache_entries(struct cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->nentries;
+    pthread_mutex_unlock(&c->lock);
+    return n;
 }
 
 /* ---- filling ---- */

@@ -250,9 +250,14 @@ void cache_forget(struct cache_entry *e);
 unsigned cache_remove_key(struct cache *c, struct slice key);
 /* Removes every entry carrying tag. Returns how many. */
 unsigned cache_remove_tag(struct cache *c, struct slice tag);
+/* Removes every entry whose key starts with prefix (the admin's purge):
+ * a walk of the whole index under the store's lock. Returns how many. */
+unsigned cache_remove_prefix(struct cache *c, struct slice prefix);
 
-/* The store's memory in use and its limit, for tests and metrics. */
+/* The store's memory in use, for tests and metrics. */
 uint64_t cache_used(struct cache *c);
+/* Entries in the index (hit-for-pass markers too), for metrics. */
+size_t cache_entries(struct cache *c);
 
 /* What a worker's inbox message (posted by cache_notify) carries; the
  * worker wakes its readers waiting on e, then releases it. */

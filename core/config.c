@@ -70,6 +70,7 @@ static void free_listener(struct listener_config *l)
         authfile_free(l->auth.users);
     free(l->fwd.trusted);
     free(l->server_header);
+    free(l->token);
 }
 
 static void free_upstream(struct upstream_config *u)

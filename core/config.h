@@ -15,7 +15,9 @@
 #include "forwarding.h"
 #include "resolve.h"
 
-enum listen_mode { MODE_REVERSE, MODE_FORWARD };
+enum listen_mode { MODE_REVERSE, MODE_FORWARD, MODE_ADMIN };
+
+struct metrics_block;
 
 /* forward: Proxy-Authorization: Basic required (auth = { users =, realm = }) */
 struct proxy_auth_config {
@@ -46,6 +48,8 @@ struct listener_config {
     bool cache;                 /* use the store, when there is one */
     int backlog;
     unsigned keepalive;         /* forward: idle connections kept per origin and worker */
+    char *token;                /* admin: the bearer token every request must carry, or NULL */
+    struct metrics_block *stats; /* its counters (metrics.h), bound by the running server */
     int line;                   /* where it is declared, for messages */
 };
 
@@ -55,6 +59,7 @@ struct server_config {
     uint16_t port;
     unsigned weight;
     struct resolved addrs;      /* resolved at load, port set */
+    struct metrics_block *stats; /* its counters (metrics.h), bound by the running server */
 };
 
 struct upstream_config {
@@ -67,6 +72,7 @@ struct upstream_config {
     unsigned keepalive;         /* idle connections kept per server and worker */
     bool parent;                /* a parent proxy group (parent "name" { }), not an upstream */
     char *proxy_authorization;  /* parent: "Basic ..." sent to it, or NULL */
+    struct metrics_block *stats; /* its counters (metrics.h), bound by the running server */
     int line;                   /* where it is declared, for messages */
 };
 

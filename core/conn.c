@@ -13,6 +13,7 @@
 #include "generation.h"
 #include "log.h"
 #include "luxy.h"
+#include "metrics.h"
 #include "request.h"
 #include "worker.h"
 
@@ -50,9 +51,10 @@ void conn_accept(struct worker *w, const struct listener_config *lc, int fd,
     outq_init(&c->out);
     list_insert_tail(&w->conns, &c->link);
     w->nconns++;
-    w->stats.accepted++;
+    gauge_add(&w->wm->conns_open, 1);
+    metric_add(&w->wm->conns_accepted, 1);
     if (c->denied)
-        w->stats.denied++;
+        metric_add(&w->wm->conns_denied, 1);
     ev_io_start(w->loop, &c->rio);
     conn_timer(c, CT_HEADER);
 }
@@ -110,6 +112,7 @@ void conn_close(struct conn *c, const char *why)
     transport_close(&c->tr);
     list_remove(&c->link);
     c->w->nconns--;
+    gauge_add(&c->w->wm->conns_open, -1);
     if (c->refs == 0)
         conn_free(c);
 }

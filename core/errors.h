@@ -1,5 +1,6 @@
 /* errors.h - why an exchange failed, as named constants: the status the
- * client gets and a short text that never names a backend address.
+ * client gets, a short text that never names a backend address, and a
+ * kind (the constant's name without err_) that metrics count it by.
  * Compared by pointer: err == &err_connect_refused. */
 #ifndef LUXY_ERRORS_H
 #define LUXY_ERRORS_H
@@ -7,6 +8,7 @@
 struct proxy_error {
     unsigned status;
     const char *text;
+    const char *kind;
 };
 
 extern const struct proxy_error err_connect_refused, err_connect_timeout, err_connect_failed,
@@ -16,5 +18,12 @@ extern const struct proxy_error err_connect_refused, err_connect_timeout, err_co
     err_client_gone, err_body_too_large, err_client_timeout, err_no_route,
     err_no_upstream, err_bad_request_body, err_not_cached, err_purge_denied, err_destination_denied,
     err_parent_refused, err_auth_busy;
+
+/* Every one of them, in the order above (a new error goes in both). */
+#define PROXY_ERROR_COUNT 25
+extern const struct proxy_error *const proxy_errors[PROXY_ERROR_COUNT];
+
+/* e's position in proxy_errors, or -1. */
+int proxy_error_index(const struct proxy_error *e);
 
 #endif

@@ -16,6 +16,7 @@
 #include "body.h"
 #include "log.h"
 #include "luxy.h"
+#include "metrics.h"
 #include "upconn.h"
 #include "upstream.h"
 #include "generation.h"
@@ -40,6 +41,7 @@ struct fetch {
     struct upconn *uc;
     bool reused_retry_done;
     bool resp_bytes;              /* anything arrived from the backend */
+    ev_tstamp t_connect;          /* the current attempt began connecting (or took a pooled connection) */
     /* the response */
     http_parser parser;
     struct http_scan scan;
@@ -76,7 +78,7 @@ static const struct timeouts_config *timeouts(const struct fetch *f)
 static void uncount(struct fetch *f)
 {
     if (f->counted_inflight) {
-        f->backend->inflight--;
+        backend_end(f->backend);
         f->counted_inflight = false;
     }
 }
@@ -123,7 +125,7 @@ static void finish(struct fetch *f, const struct proxy_error *err)
         upconn_release(uc, f->t.keepalive, timeouts(f)->backend_idle);
     }
     if (err && f->backend)
-        f->backend->failures++;
+        backend_count_failure(f->backend);
     const struct fetch_sink_ops *ops = f->ops;
     void *sink = f->sink;
     free_fetch(f);
@@ -159,6 +161,7 @@ static void attempt_failed(struct fetch *f, const struct proxy_error *err)
 
 static void connect_peer(struct fetch *f, bool allow_pool)
 {
+    f->t_connect = ev_now(f->w->loop);
     struct upconn *uc = allow_pool ? upconn_pool_take(f->w, &f->peer, on_event, f) : NULL;
     if (uc) {
         f->uc = uc;
@@ -197,8 +200,7 @@ static void next_attempt(struct fetch *f)
         lb_mark_tried(&f->t.tried, (unsigned)i);
         f->backend = &f->t.up->backends[i];
         f->peer = *backend_addr(f->backend);
-        f->backend->inflight++;
-        f->backend->requests++;
+        backend_begin(f->backend);
         f->counted_inflight = true;
     }
     f->attempts++;
@@ -382,6 +384,9 @@ static void read_more(struct fetch *f)
         ssize_t n = transport_read(&uc->tr, uc->in.data + uc->in.end, room);
         if (n > 0) {
             uc->in.end += (size_t)n;
+            if (!f->resp_bytes) /* the first byte: the response time, as a request's */
+                metrics_response_time(f->w->wm, f->t.up ? f->t.up->m : NULL, f->backend ? f->backend->m : NULL,
+                                      ev_now(f->w->loop) - f->t_connect);
             f->resp_bytes = true;
             upconn_timeout(uc, timeouts(f)->backend_read);
             if (!f->head_done && !read_head(f))

@@ -7,6 +7,7 @@
 
 #include "../lua/vm.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -28,6 +29,7 @@ void config_gen_release(struct config_gen *cg)
 {
     if (atomic_fetch_sub_explicit(&cg->refs, 1, memory_order_acq_rel) != 1)
         return;
+    metrics_unbind(&cg->cfg); /* a block a newer generation shares stays */
     config_free(&cg->cfg);
     free(cg);
 }

@@ -23,6 +23,7 @@
 #include "cache_serve.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "tunnel.h"
 #include "upconn.h"
@@ -255,8 +256,7 @@ static void next_attempt(struct request *r)
     struct backend *b = &up->backends[i];
     r->backend = b;
     r->peer = *backend_addr(b);
-    b->inflight++;
-    b->requests++;
+    backend_begin(b);
     r->counted_inflight = true;
     r->attempts++;
     connect_peer(r, true);
@@ -275,7 +275,7 @@ static void attempt_failed(struct request *r, const struct proxy_error *err)
     if (r->backend) {
         backend_connect_failed(r->backend);
         if (r->counted_inflight) {
-            r->backend->inflight--;
+            backend_end(r->backend);
             r->counted_inflight = false;
         }
     }
@@ -486,7 +486,7 @@ static void backend_failed(struct request *r, const struct proxy_error *err)
         return;
     }
     if (r->backend)
-        r->backend->failures++;
+        backend_count_failure(r->backend);
     request_fail(r, r->resp_head_done && err == &err_backend_closed ? &err_backend_cut : err);
 }
 
@@ -911,6 +911,7 @@ static void hand_over(struct request *r, const char *to_client, size_t to_client
     tunnel_start(w, client, backend, buf_head(&c->in), buf_len(&c->in), to_client, to_client_len, line,
                  r->started);
     proxy_detach(r);
+    metrics_request_end(r, false); /* the request is done; the tunnel counts its own */
     c->req = NULL;
     request_free(r);
     conn_close(c, "handed over to a tunnel");
@@ -1028,7 +1029,7 @@ void proxy_detach(struct request *r)
         cache_detach(r);
     resolve_cancel(&r->rwait);
     if (r->counted_inflight) {
-        r->backend->inflight--;
+        backend_end(r->backend);
         r->counted_inflight = false;
     }
     if (r->body_parsed && !r->conn->closing) {

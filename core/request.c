@@ -13,10 +13,12 @@
 
 #include "../lua/hooks.h"
 #include "../lua/vm.h"
+#include "admin.h"
 #include "cache_serve.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "proxy_auth.h"
 #include "upstream.h"
@@ -45,7 +47,6 @@ static struct request *request_new(struct conn *c)
     r->lua_req_ref = r->lua_res_ref = r->lua_ctx_ref = LUA_NOREF;
     headers_init(&r->local_headers);
     c->req = r;
-    w->stats.requests++;
     return r;
 }
 
@@ -134,6 +135,7 @@ static void request_finish(struct request *r)
     bool keep = r->keep_alive;
     proxy_detach(r);
     access_log(r);
+    metrics_request_end(r, false);
     c->req = NULL;
     request_free(r);
     conn_exchange_done(c, keep);
@@ -151,6 +153,7 @@ void request_client_gone(struct request *r, const char *why)
     log_debug("client %s: exchange abandoned: %s", r->conn->peer_ip, why);
     proxy_detach(r);
     access_log(r);
+    metrics_request_end(r, true);
     request_free(r);
 }
 
@@ -183,7 +186,10 @@ void request_client_drained(struct request *r)
 
 void request_client_data(struct request *r)
 {
-    proxy_client_data(r);
+    if (r->state == RS_ADMIN)
+        admin_client_data(r);
+    else
+        proxy_client_data(r);
 }
 
 /* ---- local responses ---- */
@@ -538,6 +544,10 @@ void request_begin(struct conn *c, size_t head_len)
             respond_error(r, (unsigned)status, why, NULL);
         else
             reject(r, (unsigned)status, why);
+        return;
+    }
+    if (c->lc->mode == MODE_ADMIN) {
+        admin_begin(r); /* answered by luxy itself: never proxied, no hooks */
         return;
     }
     uint64_t limit = r->gen->cfg->limits.body_size;

@@ -36,6 +36,7 @@ enum req_state {
     RS_EXCHANGE,     /* head sent; body streaming; waiting for/reading the response */
     RS_LOCAL,        /* answering ourselves (error page, respond()) */
     RS_CACHE,        /* answered from the cache (a stored or filling entry) */
+    RS_ADMIN,        /* an admin listener's request, reading its body (admin.c) */
     RS_DONE,         /* response complete, flushing */
 };
 
@@ -156,6 +157,11 @@ struct request {
     bool cursor_open;
     struct cache_cursor ccur;
     uint64_t cache_left;        /* body bytes still to send (a range); UINT64_MAX: to the end */
+
+    /* an admin listener's (admin.c) */
+    unsigned admin_route;       /* the endpoint whose body is being read */
+    char *admin_body;           /* that body so far, in the arena */
+    size_t admin_body_len;
 
     struct request *next_free;
 };

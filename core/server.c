@@ -25,6 +25,7 @@
 #include "cache.h"
 #include "cache_serve.h"
 #include "log.h"
+#include "metrics.h"
 #include "pidfile.h"
 #include "sdnotify.h"
 #include "shdict_registry.h"
@@ -41,6 +42,7 @@ struct server {
     int *fds;                  /* [worker * nlisteners + listener] of cur: the workers own them */
     struct cache *cache;
     struct authcheck *auth;
+    struct metrics *metrics;   /* the counters the admin listener reads (metrics.h) */
     sigset_t sigs;
     char pid_file[1024];       /* written by this process, or empty */
 };
@@ -83,6 +85,9 @@ static void describe(const struct config *c, unsigned id)
         if (l->mode == MODE_FORWARD) {
             log_info("listening on %s: forward proxy for clients in %s; try: curl -x http://%s http://example.com/",
                      l->spec, who, l->spec);
+        } else if (l->mode == MODE_ADMIN) {
+            log_info("listening on %s: admin (status page, /metrics, /api/) for clients in %s, %s", l->spec, who,
+                     l->token ? "with a token" : "no token");
         } else {
             const struct upstream_config *u = l->upstream ? config_upstream(c, l->upstream) : NULL;
             if (u)
@@ -151,10 +156,12 @@ static void reload(struct server *s)
     char err[1024];
     if (config_load(s->path, &ng->cfg, err, sizeof(err)) == -1) {
         log_error("reload refused: %s; generation %u keeps serving", err, s->cur->id);
+        metrics_reload_refused(s->metrics, err);
         config_gen_release(ng);
         sdnotify("READY=1");
         return;
     }
+    metrics_bind(s->metrics, &ng->cfg, &s->cur->cfg); /* what stays keeps its counters */
     const struct config *cfg = &ng->cfg;
     warn_restart_only(old, cfg);
     unsigned nl = cfg->nlisteners, nw = s->nw;
@@ -191,6 +198,7 @@ static void reload(struct server *s)
     }
     if (!ok) {
         log_error("reload refused: %s; generation %u keeps serving", err, s->cur->id);
+        metrics_reload_refused(s->metrics, err);
         for (unsigned w = 0; w < nw; w++)
             if (gens[w])
                 generation_discard(gens[w]);
@@ -212,6 +220,7 @@ static void reload(struct server *s)
     s->fds = fds;
     config_gen_release(s->cur);
     s->cur = ng;
+    metrics_generation(s->metrics, ng->id, ng->loaded_at, true);
     log_info("reload: generation %u is serving; requests in flight finish on the one they began on", ng->id);
     sdnotify("READY=1");
     describe(cfg, ng->id);
@@ -328,11 +337,14 @@ int server_run(struct config_gen *cg, struct server_start *start)
         cache_set_wake(cache_wake);
     }
     shdict_registry_open(cfg); /* before the workers: their top level may take handles */
+    s.metrics = metrics_new(s.nw);
+    metrics_bind(s.metrics, &cg->cfg, NULL);
+    metrics_generation(s.metrics, cg->id, cg->loaded_at, false);
     unsigned built = 0, started = 0;
     if (open_sockets(&s, err, sizeof(err)) == -1)
         goto out;
     for (; built < s.nw; built++) {
-        if (worker_init(&s.workers[built], built + 1, cg, &s.fds[built * cfg->nlisteners], s.cache) == -1) {
+        if (worker_init(&s.workers[built], built + 1, cg, &s.fds[built * cfg->nlisteners], s.cache, s.metrics) == -1) {
             snprintf(err, sizeof(err), "worker %u: %s", built + 1, s.workers[built].err);
             for (unsigned l = 0; l < cfg->nlisteners; l++) { /* not taken over: ours to close */
                 close(s.fds[built * cfg->nlisteners + l]);
@@ -401,6 +413,7 @@ out:
     for (unsigned i = 0; i < built; i++)
         worker_destroy(&s.workers[i]); /* their generations go, and the sockets they own */
     cache_free(s.cache);
+    metrics_free(s.metrics); /* after the workers: nothing counts any more */
     if (s.auth)
         authcheck_free(s.auth); /* after the workers: none of their tickets is left */
     shdict_registry_free();    /* the workers are gone: nothing holds a handle any more */

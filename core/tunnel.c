@@ -17,6 +17,7 @@
 #include "list.h"
 #include "log.h"
 #include "luxy.h"
+#include "metrics.h"
 #include "worker.h"
 
 enum { CLIENT, BACKEND };
@@ -68,6 +69,9 @@ static void tunnel_close(struct tunnel *t, const char *why)
     ev_timer_stop(w->loop, &t->idle);
     list_remove(&t->link);
     w->ntunnels--;
+    gauge_add(&w->wm->tunnels_open, -1);
+    metric_add(&w->wm->tunnel_up, t->flow[CLIENT].bytes);
+    metric_add(&w->wm->tunnel_down, t->flow[BACKEND].bytes);
     free(t->log_line);
     free(t);
     worker_conn_gone(w);
@@ -198,6 +202,7 @@ void tunnel_start(struct worker *w, struct transport client, struct transport ba
     ev_timer_again(w->loop, &t->idle);
     list_insert_tail(&w->tunnels, &t->link);
     w->ntunnels++; /* before the connection it came from is closed */
+    gauge_add(&w->wm->tunnels_open, 1);
     update(t);
 }
 

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "luxy.h"
+#include "metrics.h"
 #include "worker.h"
 
 #define POOL_HASH 256
@@ -130,6 +131,7 @@ static void unlink_idle(struct upconn *uc)
     list_remove(&uc->lru_link);
     uc->bucket = NULL;
     p->idle--;
+    gauge_add(&uc->w->wm->pool_idle, -1);
     if (--b->n == 0) {
         struct pool_bucket **slot = bucket_slot(p, &b->addr);
         *slot = b->next;
@@ -191,6 +193,7 @@ void upconn_release(struct upconn *uc, unsigned max_per_addr, double idle_timeou
     uc->bucket = b;
     b->n++;
     p->idle++;
+    gauge_add(&w->wm->pool_idle, 1);
     list_insert_head(&b->idle, &uc->bucket_link);
     list_insert_tail(&p->lru, &uc->lru_link);
     ev_io_start(w->loop, &uc->rio); /* EOF or stray bytes: close it */

@@ -4,6 +4,7 @@
  * reaches new connections without a reload and without blocking. */
 #include "upstream.h"
 
+#include <assert.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@ void upstream_init(struct generation *g, const struct generation *prev)
         up->n = uc->nservers;
         up->lb = lb_find(uc->balance);
         up->lua_ref = LUA_NOREF;
+        assert(uc->stats != NULL);
+        up->m = metrics_group(uc->stats, w->id);
         up->backends = xcalloc(up->n, sizeof(*up->backends));
         bool any_name = false;
         for (unsigned i = 0; i < up->n; i++) {
@@ -60,14 +63,15 @@ void upstream_init(struct generation *g, const struct generation *prev)
             b->index = i;
             b->addrs = b->cfg->addrs;
             b->healthy = true;
+            assert(b->cfg->stats != NULL); /* metrics_bind ran: every running configuration's server has its block */
+            b->m = metrics_server(b->cfg->stats, w->id); /* shared with prev's: counters carry over */
             const struct backend *old = same_server(prev, uc, b->cfg);
-            if (old) { /* a reload keeps what the server did and where it is now */
+            if (old) { /* a reload keeps where the server is now */
                 b->addrs = old->addrs;
                 b->next_addr = old->next_addr;
-                b->requests = old->requests;
-                b->failures = old->failures;
                 b->healthy = old->healthy;
             }
+            atomic_store_explicit(&b->m->healthy, b->healthy, memory_order_relaxed);
             any_name |= !is_ip_literal(b->cfg->host);
         }
         ev_timer_init(&up->resolve_timer, on_resolve_timer, uc->resolve_every, uc->resolve_every);
@@ -128,7 +132,7 @@ const union sockaddr_u *backend_addr(struct backend *b)
 
 void backend_connect_failed(struct backend *b)
 {
-    b->failures++;
+    backend_count_failure(b);
     if (b->addrs.n > 1)
         b->next_addr = (b->next_addr + 1) % b->addrs.n;
 }

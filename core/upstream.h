@@ -1,6 +1,9 @@
 /* upstream.h - a worker's live view of its upstream groups: each server's
  * current addresses (host names are re-resolved in the background), its
- * in-flight count and counters, and the group's balancing state. */
+ * in-flight count and counters, and the group's balancing state.
+ * The counters are this worker's slot of the server's metrics block
+ * (metrics.h): the generations before and after a reload share it, so
+ * they carry over, and the admin listener reads them from any worker. */
 #ifndef LUXY_UPSTREAM_H
 #define LUXY_UPSTREAM_H
 
@@ -9,6 +12,7 @@
 
 #include "config.h"
 #include "lb.h"
+#include "metrics.h"
 #include "resolve.h"
 
 struct worker;
@@ -22,8 +26,7 @@ struct backend {
     struct resolved addrs;       /* current addresses, port set */
     unsigned next_addr;          /* rotates when a connect fails */
     int current_weight;          /* smooth weighted round robin (wrr, least_conn ties) */
-    unsigned inflight;           /* exchanges using it now (this worker) */
-    unsigned long requests, failures;
+    struct metrics_server_slot *m; /* requests, failures, exchanges in flight: this worker's */
     bool healthy;                /* always true: no health checks yet (strategies already
                                     prefer healthy backends for when they come) */
     struct resolve_wait rwait;   /* background re-resolution */
@@ -37,6 +40,7 @@ struct upstream {
     unsigned n;
     const struct lb_ops *lb;
     ev_timer resolve_timer;
+    struct metrics_group_slot *m; /* this worker's response times for the group */
     int lua_ref;                 /* the "backends" userdata, LUA_NOREF until first use */
 };
 
@@ -50,6 +54,27 @@ void upstream_free(struct generation *g);
 struct upstream *upstream_find(struct generation *g, const char *name, size_t len);
 /* The parent proxy group named name, or NULL. */
 struct upstream *parent_find(struct generation *g, const char *name, size_t len);
+/* Exchanges using b now (this worker's, every generation's). */
+static inline unsigned backend_inflight(const struct backend *b)
+{
+    return (unsigned)gauge_get(&b->m->inflight);
+}
+/* An exchange with b begins (counted in requests and in flight) / ends. */
+static inline void backend_begin(struct backend *b)
+{
+    metric_add(&b->m->requests, 1);
+    gauge_add(&b->m->inflight, 1);
+}
+static inline void backend_end(struct backend *b)
+{
+    gauge_add(&b->m->inflight, -1);
+}
+/* An exchange with b failed (not a connect: backend_connect_failed). */
+static inline void backend_count_failure(struct backend *b)
+{
+    metric_add(&b->m->failures, 1);
+}
+
 /* The address to try next for b. */
 const union sockaddr_u *backend_addr(struct backend *b);
 /* A connect to b failed: rotate to its next address. */

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "log.h"
 #include "luxy.h"
+#include "metrics.h"
 #include "request.h"
 #include "resolve.h"
 #include "tunnel.h"
@@ -179,11 +180,13 @@ static void set_listeners(struct worker *w, const struct config *cfg, const int 
 }
 
 int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int *listen_fds,
-                struct cache *cache)
+                struct cache *cache, struct metrics *metrics)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
     w->cache = cache;
+    w->metrics = metrics;
+    w->wm = metrics_worker(metrics, id);
     const struct config *cfg = &cg->cfg;
     list_init(&w->cache_waiters);
     list_init(&w->cache_fills);

@@ -20,16 +20,14 @@ struct resolver;
 struct upstream;
 struct upconn_pool;
 struct cache;
+struct metrics;
+struct metrics_worker;
 
 struct listener {
     struct worker *w;
     const struct listener_config *cfg;
     int fd;
     ev_io io;
-};
-
-struct worker_stats {
-    unsigned long accepted, requests, hook_errors, denied;
 };
 
 struct worker {
@@ -59,16 +57,18 @@ struct worker {
     struct request *spare_requests; /* freelist */
     union sockaddr_u *local_addrs; /* this host's addresses: loop detection */
     unsigned nlocal_addrs;
-    struct worker_stats stats;
+    struct metrics *metrics;      /* the process's counters (metrics.h), read by the admin listener */
+    struct metrics_worker *wm;    /* ... this worker's slot of them: only this thread writes it */
     char err[256];                /* startup error, read by main */
 };
 
 /* Builds the worker's loop, resolver and pools, and its first generation
- * of cg (Lua state, upstream state), taking the listening fds (one per cg
- * listener). Returns 0 or -1 (w->err). Runs in the main thread, before the
- * worker thread starts. */
+ * of cg (Lua state, upstream state; cg is bound to metrics already),
+ * taking the listening fds (one per cg listener); it counts into its slot
+ * of metrics. Returns 0 or -1 (w->err). Runs in the main thread, before
+ * the worker thread starts. */
 int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int *listen_fds,
-                struct cache *cache);
+                struct cache *cache, struct metrics *metrics);
 /* Any thread: hands g (built with generation_new for w) and its listening
  * fds (one per listener of g; fresh[i]: opened for it, else one w already
  * listens on and keeps, queue and all) to the worker, which switches to

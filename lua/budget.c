@@ -50,7 +50,8 @@ void budget_begin(lua_State *L, struct budget *b, unsigned long units, double se
     b->exhausted = false;
     b->message[0] = 0;
     b->seconds = seconds;
-    b->deadline = seconds > 0 ? luxy_monotonic() + seconds : 0;
+    b->started = luxy_monotonic(); /* the deadline's start, and the hook's time (metrics) */
+    b->deadline = seconds > 0 ? b->started + seconds : 0;
     b->grain = b->left < BUDGET_GRAIN ? (int)b->left : BUDGET_GRAIN;
     lua_sethook(L, count_hook, LUA_MASKCOUNT, b->grain);
 }

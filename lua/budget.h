@@ -25,6 +25,7 @@ struct budget {
     bool out_of_time;             /* the wall clock ran out (not the units) */
     bool exhausted;               /* the error was raised in this call */
     char message[160];            /* the first time it was raised, with file:line */
+    double started;               /* luxy_monotonic() when the call began */
     double deadline;              /* luxy_monotonic() limit */
     double seconds;               /* the wall-clock limit of this call */
 };

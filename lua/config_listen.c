@@ -1,8 +1,8 @@
 /* config_listen.c (lua/) - the listen directive: the address, the mode,
  * who may connect, and what each mode does to the traffic (anonymity and
  * destinations for forward listeners; forwarding fields and backend
- * hiding for reverse ones). Options that mean nothing in the listener's
- * mode are errors. */
+ * hiding for reverse ones; the token of admin ones). Options that mean
+ * nothing in the listener's mode are errors. */
 #include "config_dsl.h"
 
 #include <lauxlib.h>
@@ -231,6 +231,58 @@ static void set_default_allow_loopback(struct listener_config *l)
     l->nallow = 2;
 }
 
+/* An admin listener's token: what every request must carry (Authorization:
+ * Bearer, or ?token= for the status page). Long enough not to be guessed,
+ * and of characters that need no escaping in a header or a URL. */
+static void parse_token(lua_State *L, struct listener_config *l, const char *what)
+{
+    if (!opt_field(L, 1, "token"))
+        return;
+    size_t n = 0;
+    const char *t = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+    if (t == NULL)
+        luaL_error(L, "%s: token must be a string", what);
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') ||
+              t[i] == '-' || t[i] == '.' || t[i] == '_' || t[i] == '~'))
+            luaL_error(L, "%s: token may only hold letters, digits, '-', '.', '_' and '~'", what);
+    if (n < 16 || n > 256)
+        luaL_error(L, "%s: token must be 16 to 256 characters (make one with: head -c 24 /dev/urandom | "
+                   "base64 | tr '+/' '-_')", what);
+    l->token = xstrndup(t, n);
+    lua_pop(L, 1);
+}
+
+/* mode = "admin": luxy's own status, metrics and controls (core/admin.c).
+ * Only this host by default; anywhere else only with a token. */
+static int parse_admin(lua_State *L, struct listener_config *l, const char *what)
+{
+    static const char *const admin_keys[] = { "mode", "allow", "token", "backlog", NULL };
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pop(L, 1); /* stack: [..., key] */
+        if (lua_type(L, -1) != LUA_TSTRING)
+            continue; /* the address */
+        const char *k = lua_tostring(L, -1);
+        bool ok = false;
+        for (const char *const *a = admin_keys; *a && !ok; a++)
+            ok = strcmp(k, *a) == 0;
+        if (!ok)
+            return luaL_error(L, "%s: '%s' means nothing for an admin listener (its options: allow, token, backlog)",
+                              what, k);
+    }
+    parse_allow(L, 1, l, what);
+    if (l->nallow == 0)
+        set_default_allow_loopback(l);
+    parse_token(L, l, what);
+    if (l->token == NULL && !addr_is_loopback(&l->addr))
+        return luaL_error(L, "%s: an admin listener on an address other hosts can reach needs a token "
+                          "(token = \"...\", at least 16 characters; or listen on 127.0.0.1)", what);
+    l->backlog = (int)opt_int(L, 1, what, "backlog", 511, 1, 65535);
+    l->cache = false;
+    return 0;
+}
+
 int dsl_listen(lua_State *L)
 {
     struct config *c = building(L);
@@ -245,7 +297,7 @@ int dsl_listen(lua_State *L)
                                         "backlog", "keepalive", "cache", "anonymity", "user_agent",
                                         "accept_language", "cookies", "send_only", "deny_destinations",
                                         "parent", "trusted_proxies", "forwarded", "forwarding_headers",
-                                        "hide_backend", "server_header", "auth", NULL };
+                                        "hide_backend", "server_header", "auth", "token", NULL };
     lua_rawgeti(L, 1, 1);
     const char *spec = lua_tostring(L, -1);
     if (spec == NULL)
@@ -269,11 +321,16 @@ int dsl_listen(lua_State *L)
     if (addr_from_ip(host, port, &l->addr) == -1)
         return luaL_error(L, "%s: listen addresses must be IP addresses (\"0.0.0.0\", \"[::]\")", what);
     char *mode = opt_string(L, 1, what, "mode", "reverse");
-    bool known_mode = strcmp(mode, "reverse") == 0 || strcmp(mode, "forward") == 0;
-    l->mode = strcmp(mode, "forward") == 0 ? MODE_FORWARD : MODE_REVERSE;
+    bool known_mode = strcmp(mode, "reverse") == 0 || strcmp(mode, "forward") == 0 || strcmp(mode, "admin") == 0;
+    l->mode = strcmp(mode, "forward") == 0 ? MODE_FORWARD : strcmp(mode, "admin") == 0 ? MODE_ADMIN : MODE_REVERSE;
     free(mode);
     if (!known_mode)
-        return luaL_error(L, "%s: mode must be \"reverse\" or \"forward\"", what);
+        return luaL_error(L, "%s: mode must be \"reverse\", \"forward\" or \"admin\"", what);
+    if (l->mode == MODE_ADMIN)
+        return parse_admin(L, l, what);
+    if (given(L, "token"))
+        return luaL_error(L, "%s: 'token' means nothing for a %s listener (it is for admin listeners)", what,
+                          l->mode == MODE_FORWARD ? "forward" : "reverse");
     /* options that would be silently meaningless for this mode */
     static const char *const forward_only[] = { "connect_ports", "keepalive", "anonymity", "user_agent",
                                                 "accept_language", "cookies", "send_only",

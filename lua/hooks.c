@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "../core/config.h"
+#include "../core/metrics.h"
 #include "../core/request.h"
 #include "../core/upstream.h"
+#include "../core/worker.h"
 #include "api.h"
 
 const char *const hook_names[HOOK_COUNT] = { "on_request", "select_backend", "on_response", "cache_key",
@@ -100,6 +102,14 @@ static int run(struct vm *vm, enum hook h, lua_CFunction f, void *a, void *b, vo
     lua_pushlightuserdata(L, c);
     int rc = vm_call(vm, vm->hook_where[h], 3, 0);
     vm->current_hook = HOOK_NONE;
+    if (vm->w) { /* a worker's state: count the call, its failure, its time */
+        struct metrics_worker *m = vm->w->wm;
+        double us = (luxy_monotonic() - vm->budget.started) * 1e6;
+        metric_add(&m->hook_calls[h], 1);
+        metric_add(&m->hook_us[h], us > 0 ? (uint64_t)us : 0);
+        if (rc != 0)
+            metric_add(&m->hook_errors[h], 1);
+    }
     return rc;
 }
 

@@ -115,8 +115,6 @@ int vm_call(struct vm *vm, const char *what, int nargs, int nresults)
     if (rc == LUA_OK)
         return 0;
     vm->errors++;
-    if (vm->w)
-        vm->w->stats.hook_errors++;
     const char *msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)";
     if (rc == LUA_ERRMEM)
         log_error("%s failed: not enough memory (lua.memory %zu bytes, with what scripts hold for requests)",

@@ -12,6 +12,7 @@
 #include "../../core/config.h"
 #include "../../core/generation.h"
 #include "../../core/luxy.h"
+#include "../../core/metrics.h"
 #include "../../core/tunnel.h"
 #include "../../core/worker.h"
 #include "tap.h"
@@ -20,6 +21,7 @@ static struct worker w;
 static struct config cfg;
 static struct config_gen cg;
 static struct generation gen;
+static struct metrics_worker wm;  /* the gauges tunnels count in */
 
 static void setup(double idle)
 {
@@ -30,6 +32,7 @@ static void setup(double idle)
     gen.cfg = &cg.cfg;
     gen.w = &w;
     w.gen = &gen;
+    w.wm = &wm;
     w.loop = ev_loop_new(EVFLAG_AUTO);
     bufpool_init(&w.bufs, 16);
     list_init(&w.tunnels);

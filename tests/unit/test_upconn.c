@@ -3,6 +3,7 @@
  * bucket being filled), the per-address cap, most-recent-first reuse, the
  * idle timeout, and connections the peer closes or writes to while idle. */
 #include "../../core/luxy.h"
+#include "../../core/metrics.h"
 #include "../../core/upconn.h"
 #include "../../core/worker.h"
 #include "tap.h"
@@ -16,6 +17,7 @@
 #define NLISTEN 6
 
 static struct worker w;
+static struct metrics_worker wm; /* the pool's idle gauge */
 static int lfd[NLISTEN];
 static union sockaddr_u laddr[NLISTEN];
 
@@ -28,6 +30,7 @@ static void on_event(struct upconn *uc, int revents)
 static void setup_worker(unsigned max_idle)
 {
     memset(&w, 0, sizeof(w));
+    w.wm = &wm;
     w.loop = ev_loop_new(EVFLAG_AUTO);
     bufpool_init(&w.bufs, 16);
     w.pool = upconn_pool_new(&w, max_idle);
