@@ -2,15 +2,15 @@
  * exchanges per unit of weight wins; backends that tie (an idle group, or
  * sequential traffic where every count is 0) share by smooth weighted
  * round robin, so weights 1:2:3 still split 1:2:3, as nginx does.
- * Counts are this worker's own (every generation's: a reload shares them). */
+ * Counts are this worker's own. */
 #include "lb.h"
 #include "upstream.h"
 
 /* Is a's load (inflight / weight) below b's? Compared without division. */
 static int load_cmp(const struct backend *a, const struct backend *b)
 {
-    unsigned long x = (unsigned long)backend_inflight(a) * b->cfg->weight;
-    unsigned long y = (unsigned long)backend_inflight(b) * a->cfg->weight;
+    unsigned long x = (unsigned long)a->inflight * b->cfg->weight;
+    unsigned long y = (unsigned long)b->inflight * a->cfg->weight;
     return x < y ? -1 : x > y;
 }
 

@@ -66,9 +66,11 @@ void upstream_init(struct generation *g, const struct generation *prev)
             assert(b->cfg->stats != NULL); /* metrics_bind ran: every running configuration's server has its block */
             b->m = metrics_server(b->cfg->stats, w->id); /* shared with prev's: counters carry over */
             const struct backend *old = same_server(prev, uc, b->cfg);
-            if (old) { /* a reload keeps where the server is now */
+            if (old) { /* a reload keeps what the server did and where it is now */
                 b->addrs = old->addrs;
                 b->next_addr = old->next_addr;
+                b->requests = old->requests;
+                b->failures = old->failures;
                 b->healthy = old->healthy;
             }
             atomic_store_explicit(&b->m->healthy, b->healthy, memory_order_relaxed);

@@ -1,9 +1,9 @@
 /* upstream.h - a worker's live view of its upstream groups: each server's
  * current addresses (host names are re-resolved in the background), its
  * in-flight count and counters, and the group's balancing state.
- * The counters are this worker's slot of the server's metrics block
- * (metrics.h): the generations before and after a reload share it, so
- * they carry over, and the admin listener reads them from any worker. */
+ * The counters are also counted in this worker's slot of the server's
+ * metrics block (backend.m, metrics.h), which the generations before and
+ * after a reload share and the admin listener reads from any worker. */
 #ifndef LUXY_UPSTREAM_H
 #define LUXY_UPSTREAM_H
 
@@ -26,11 +26,13 @@ struct backend {
     struct resolved addrs;       /* current addresses, port set */
     unsigned next_addr;          /* rotates when a connect fails */
     int current_weight;          /* smooth weighted round robin (wrr, least_conn ties) */
-    struct metrics_server_slot *m; /* requests, failures, exchanges in flight: this worker's */
+    unsigned inflight;           /* exchanges using it now (this worker) */
+    unsigned long requests, failures;
     bool healthy;                /* always true: no health checks yet (strategies already
                                     prefer healthy backends for when they come) */
     struct resolve_wait rwait;   /* background re-resolution */
     bool resolving;
+    struct metrics_server_slot *m; /* the same counts, for the admin listener (metrics.h) */
 };
 
 struct upstream {
@@ -54,24 +56,25 @@ void upstream_free(struct generation *g);
 struct upstream *upstream_find(struct generation *g, const char *name, size_t len);
 /* The parent proxy group named name, or NULL. */
 struct upstream *parent_find(struct generation *g, const char *name, size_t len);
-/* Exchanges using b now (this worker's, every generation's). */
-static inline unsigned backend_inflight(const struct backend *b)
-{
-    return (unsigned)gauge_get(&b->m->inflight);
-}
-/* An exchange with b begins (counted in requests and in flight) / ends. */
+/* An exchange with b begins (counted in requests and in flight) / ends;
+ * the plain fields are this generation's, for the balancers, b->m the
+ * admin listener's copy (atomic, shared across reloads). */
 static inline void backend_begin(struct backend *b)
 {
+    b->inflight++;
+    b->requests++;
     metric_add(&b->m->requests, 1);
     gauge_add(&b->m->inflight, 1);
 }
 static inline void backend_end(struct backend *b)
 {
+    b->inflight--;
     gauge_add(&b->m->inflight, -1);
 }
 /* An exchange with b failed (not a connect: backend_connect_failed). */
 static inline void backend_count_failure(struct backend *b)
 {
+    b->failures++;
     metric_add(&b->m->failures, 1);
 }
 

@@ -145,11 +145,11 @@ static int backend_index(lua_State *L)
     else if (strcmp(k, "healthy") == 0)
         lua_pushboolean(L, b->healthy);
     else if (strcmp(k, "inflight") == 0)
-        lua_pushinteger(L, backend_inflight(b));
+        lua_pushinteger(L, b->inflight);
     else if (strcmp(k, "requests") == 0)
-        lua_pushinteger(L, (lua_Integer)metric_get(&b->m->requests));
+        lua_pushinteger(L, (lua_Integer)b->requests);
     else if (strcmp(k, "failures") == 0)
-        lua_pushinteger(L, (lua_Integer)metric_get(&b->m->failures));
+        lua_pushinteger(L, (lua_Integer)b->failures);
     else if (strcmp(k, "tried") == 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, b->up->lua_ref);
         struct backends_box *box = lua_touserdata(L, -1);

@@ -10,19 +10,12 @@
 
 static struct server_config servers[8];
 static struct backend backends[8];
-static struct metrics_server_slot slots[8]; /* their counters, in flight among them */
 static struct upstream up;
-
-static void set_inflight(unsigned i, int64_t n)
-{
-    atomic_store(&slots[i].inflight, n);
-}
 
 static void make(unsigned n, const unsigned *weights)
 {
     memset(&up, 0, sizeof(up));
     memset(backends, 0, sizeof(backends));
-    memset(slots, 0, sizeof(slots));
     up.n = n;
     up.backends = backends;
     for (unsigned i = 0; i < n; i++) {
@@ -31,7 +24,6 @@ static void make(unsigned n, const unsigned *weights)
         backends[i].up = &up;
         backends[i].index = i;
         backends[i].healthy = true;
-        backends[i].m = &slots[i];
     }
 }
 
@@ -69,13 +61,13 @@ static void test_least_conn(void)
         count[lb_pick(&lb_least_conn, &up, &none)]++;
     ok(count[0] == 10 && count[1] == 20 && count[2] == 30,
        "ties are shared by weight (sequential 1:2:3): %d %d %d", count[0], count[1], count[2]);
-    set_inflight(0, 0);
-    set_inflight(1, 1);
-    set_inflight(2, 1);
+    backends[0].inflight = 0;
+    backends[1].inflight = 1;
+    backends[2].inflight = 1;
     is_int(lb_pick(&lb_least_conn, &up, &none), 0, "an idle backend wins");
-    set_inflight(0, 2); /* 2/1 = 2 vs 1/2 and 1/3 */
+    backends[0].inflight = 2; /* 2/1 = 2 vs 1/2 and 1/3 */
     is_int(lb_pick(&lb_least_conn, &up, &none), 2, "load is in-flight per weight: 1/3 is least");
-    set_inflight(2, 3); /* 2/1, 1/2, 3/3 */
+    backends[2].inflight = 3; /* 2/1, 1/2, 3/3 */
     is_int(lb_pick(&lb_least_conn, &up, &none), 1, "1/2 is least");
 }
 
