@@ -273,6 +273,8 @@ static void status_json(struct request *r, struct jw *w)
     jw_uint(w, ws.conns_denied);
     jw_key(w, "tunnels");
     jw_int(w, ws.tunnels_open);
+    jw_key(w, "backend_open");
+    jw_int(w, ws.backend_open);
     jw_key(w, "backend_idle");
     jw_int(w, ws.pool_idle);
     jw_end_object(w);

@@ -1,5 +1,5 @@
 /* admin.h - requests to an admin listener (listen { ..., mode = "admin" }):
- * the status page, GET /metrics and the JSON API (docs/ops-admin.md).
+ * the status page, GET /metrics and the JSON API (docs/operations.md, "Admin listener").
  * luxy answers them itself; nothing is proxied and no hook runs. */
 #ifndef LUXY_ADMIN_H
 #define LUXY_ADMIN_H

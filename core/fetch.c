@@ -124,7 +124,7 @@ static void finish(struct fetch *f, const struct proxy_error *err)
         uc->exchanges++;
         upconn_release(uc, f->t.keepalive, timeouts(f)->backend_idle);
     }
-    if (err && f->backend)
+    if (err && f->backend && f->counted_inflight) /* mid-exchange: a failed connect counted itself */
         backend_count_failure(f->backend);
     const struct fetch_sink_ops *ops = f->ops;
     void *sink = f->sink;
@@ -203,6 +203,8 @@ static void next_attempt(struct fetch *f)
         backend_begin(f->backend);
         f->counted_inflight = true;
     }
+    if (f->attempts > 0)
+        metric_add(&f->w->wm->retries, 1); /* a request's retries are counted when it ends; a fill's here */
     f->attempts++;
     connect_peer(f, true);
 }
@@ -255,6 +257,7 @@ static bool retry_stale(struct fetch *f)
     if (!f->uc->reused || f->resp_bytes || f->reused_retry_done)
         return false;
     f->reused_retry_done = true;
+    metric_add(&f->w->wm->retries, 1);
     upconn_close(f->uc);
     f->uc = NULL;
     connect_peer(f, false);

@@ -266,6 +266,7 @@ void metrics_sum_workers(const struct metrics *m, struct metrics_worker_sum *o)
         const struct metrics_worker *w = &m->workers[i];
         o->conns_open += gauge_get(&w->conns_open);
         o->tunnels_open += gauge_get(&w->tunnels_open);
+        o->backend_open += gauge_get(&w->backend_open);
         o->pool_idle += gauge_get(&w->pool_idle);
         o->conns_accepted += metric_get(&w->conns_accepted);
         o->conns_denied += metric_get(&w->conns_denied);
@@ -591,6 +592,10 @@ void metrics_prometheus(struct sbuf *b, struct metrics *m, const struct config *
            "Bytes relayed by tunnels that closed: up (client to backend) and down.");
     sample(b, "luxy_tunnel_bytes_total", "direction", "up", NULL, NULL, ws.tunnel_up);
     sample(b, "luxy_tunnel_bytes_total", "direction", "down", NULL, NULL, ws.tunnel_down);
+    family(b, "luxy_backend_connections_open", "gauge",
+           "Connections to backends and origins open now: connecting, busy or idle in the pools (tunnels not included).");
+    sample(b, "luxy_backend_connections_open", NULL, NULL, NULL, NULL,
+           (uint64_t)(ws.backend_open > 0 ? ws.backend_open : 0));
     family(b, "luxy_backend_idle_connections", "gauge", "Idle keep-alive connections to backends and origins in the pools.");
     sample(b, "luxy_backend_idle_connections", NULL, NULL, NULL, NULL, (uint64_t)(ws.pool_idle > 0 ? ws.pool_idle : 0));
 
@@ -599,7 +604,7 @@ void metrics_prometheus(struct sbuf *b, struct metrics *m, const struct config *
            "Backend attempts after a request's first (failed connects) and stale pooled connections replaced.");
     sample(b, "luxy_retries_total", NULL, NULL, NULL, NULL, ws.retries);
     family(b, "luxy_errors_total", "counter",
-           "Requests that did not end as a complete response, by kind (docs/ops-admin.md lists them).");
+           "Requests that did not end as a complete response, by kind (docs/operations.md lists them).");
     for (unsigned k = 0; k < METRICS_ERRORS; k++)
         sample(b, "luxy_errors_total", "kind", metrics_error_kind(k), NULL, NULL, ws.errors[k]);
     upstreams_text(b, cfg, m);

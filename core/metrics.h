@@ -1,6 +1,6 @@
 /* metrics.h - what luxy counts as traffic flows, for the admin listener
  * (admin.c): its JSON API and the Prometheus text of GET /metrics
- * (docs/ops-admin.md lists every series).
+ * (docs/operations.md, "Metrics", lists every series).
  *
  * Who writes, who reads. Every counter has exactly one writer: the worker
  * that owns its slot. It adds with a relaxed load and a relaxed store (no
@@ -88,7 +88,8 @@ struct metrics_histogram {
 struct metrics_worker {
     _Alignas(METRICS_LINE) gauge_t conns_open;
     gauge_t tunnels_open;
-    gauge_t pool_idle;         /* idle keep-alive backend connections */
+    gauge_t backend_open;      /* backend and origin connections: connecting, busy or idle (not tunnels') */
+    gauge_t pool_idle;         /* ... of them idle in the keep-alive pool */
     metric_t conns_accepted, conns_denied;
     metric_t requests;         /* ended (every listener's) */
     metric_t retries;          /* attempts after the first, and stale pooled connections replaced */
@@ -187,7 +188,7 @@ void metrics_observe(struct metrics_histogram *h, double seconds);
 
 /* Sums of every worker's slot. */
 struct metrics_worker_sum {
-    int64_t conns_open, tunnels_open, pool_idle;
+    int64_t conns_open, tunnels_open, backend_open, pool_idle;
     uint64_t conns_accepted, conns_denied, requests, retries, tunnel_up, tunnel_down;
     uint64_t errors[METRICS_ERRORS];
     uint64_t hook_calls[METRICS_HOOKS], hook_errors[METRICS_HOOKS], hook_us[METRICS_HOOKS];

@@ -108,6 +108,7 @@ struct upconn *upconn_connect(struct worker *w, const union sockaddr_u *addr, up
     }
     struct upconn *uc = xmalloc(sizeof(*uc));
     setup(uc, w, fd, addr);
+    gauge_add(&w->wm->backend_open, 1);
     uc->on_event = cb;
     uc->owner = owner;
     ev_io_start(w->loop, &uc->wio); /* writable = connected (or failed) */
@@ -212,6 +213,7 @@ void upconn_close(struct upconn *uc)
     transport_close(&uc->tr);
     buf_release(&uc->in, &w->bufs);
     outq_free(&uc->out);
+    gauge_add(&w->wm->backend_open, -1);
     free(uc);
 }
 
