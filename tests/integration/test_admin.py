@@ -947,3 +947,26 @@ def test_status_page_dump_dom(env, tmp_path):
     p = subprocess.run(base + ["--dump-dom", "http://127.0.0.1:%d/" % ap], stdout=subprocess.PIPE,
                        stderr=subprocess.DEVNULL, timeout=scaled(90))
     assert "401" in p.stdout.decode("utf-8", "replace") or b"data-state" not in p.stdout
+
+
+def test_every_series_and_endpoint_is_documented(env):
+    """docs/operations.md's Metrics tables name every family /metrics
+    writes and no other; its endpoint table names every path."""
+    b1, b2, lx = start(env)
+    ap = lx.subs["aport"]
+    _, types = metrics(ap)
+    text = open(os.path.join(REPO, "docs", "operations.md")).read()
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    documented = {}
+    for m in re.finditer(r"^\| `(luxy_[a-z_]+)` \| (\w+)", section, re.M):
+        documented[m.group(1)] = m.group(2)
+    assert set(types) == set(documented), (sorted(set(types) - set(documented)),
+                                            sorted(set(documented) - set(types)))
+    for name, t in types.items():
+        assert documented[name] == t, (name, t, documented[name])
+    api = text.split("\n## Admin listener\n", 1)[1].split("\n## ", 1)[0]
+    r = admin(ap, "GET", "/nothing")
+    paths = re.findall(r"/[a-z/]*", json.loads(r.body)["error"])
+    assert len(paths) >= 7
+    for p in paths:
+        assert "| `%s` |" % p in api, p
