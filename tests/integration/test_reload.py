@@ -274,7 +274,8 @@ def test_binary_upgrade_under_load(env, tmp_path):
     import signal
     b, lx = start(env, tmp_path, "before")
     pid_file = str(tmp_path / "luxy.pid")
-    old_pid = read_pid(pid_file)
+    # luxy listens (the harness's readiness check) a moment before it writes its pid file
+    old_pid = wait_for(lambda: os.path.exists(pid_file) and read_pid(pid_file), what="the pid file")
     assert old_pid == lx.pid
     stop = threading.Event()
     failures, statuses = [], []
