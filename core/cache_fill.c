@@ -173,11 +173,17 @@ static void refresh_failed(struct cache_fill *fl, const struct proxy_error *err)
 
 static bool on_head(struct fetch *f, void *sink, const struct http_head *resp)
 {
-    (void)f;
     struct cache_fill *fl = sink;
     struct worker *w = fl->w;
     time_t now = time(NULL);
     fl->head_given = true;
+    if (fl->trigger) { /* the request that caused the fetch logs its exchange */
+        struct fetch_timings t = fetch_timings(f);
+        fl->trigger->t_connect = t.connect;
+        fl->trigger->t_connected = t.connected;
+        fl->trigger->t_first_byte = t.first_byte;
+        fl->trigger->peer = *fetch_peer_addr(f);
+    }
     struct headers fields = deep_copy(&resp->headers, &fl->arena);
     headers_strip_hop_by_hop(&fields, 0);
     if (fl->old) {

@@ -46,8 +46,26 @@ void config_defaults(struct config *c)
     };
     c->pid_file = xstrdup(config_default_pid_file());
     c->error_log = xstrdup("stderr");
-    c->access_log = xstrdup("stdout");
+    config_set_access_log(c, "stdout", ACCESS_LUXY);
     c->log_level = LL_INFO;
+}
+
+void config_set_access_log(struct config *c, const char *dest, enum access_format format)
+{
+    for (unsigned i = 0; i < c->naccess_logs; i++)
+        free(c->access_logs[i].dest);
+    free(c->access_logs);
+    c->access_logs = NULL;
+    c->naccess_logs = 0;
+    if (dest)
+        config_add_access_log(c, dest, format);
+}
+
+void config_add_access_log(struct config *c, const char *dest, enum access_format format)
+{
+    c->access_logs = xrealloc(c->access_logs, (c->naccess_logs + 1) * sizeof(*c->access_logs));
+    c->access_logs[c->naccess_logs].dest = xstrdup(dest);
+    c->access_logs[c->naccess_logs++].format = format;
 }
 
 static void free_listener(struct listener_config *l)
@@ -71,6 +89,7 @@ static void free_listener(struct listener_config *l)
     free(l->fwd.trusted);
     free(l->server_header);
     free(l->token);
+    free(l->request_id);
 }
 
 static void free_upstream(struct upstream_config *u)
@@ -103,7 +122,7 @@ void config_free(struct config *c)
     free((char *)c->resolver.hosts_path);
     free(c->pid_file);
     free(c->error_log);
-    free(c->access_log);
+    config_set_access_log(c, NULL, ACCESS_LUXY);
     free(c->warnings);
     if (c->cache) {
         free(c->cache->status_header);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access_log.h"
 #include "addr.h"
 #include "anonymity.h"
 #include "authfile.h"
@@ -45,6 +46,7 @@ struct listener_config {
     struct forwarding_config fwd;     /* trusted_proxies; reverse: the forwarding fields */
     bool hide_backend;          /* reverse: backend software and addresses stay hidden */
     char *server_header;        /* reverse, hide_backend: the Server clients see, or NULL: none */
+    char *request_id;           /* the field carrying request ids ("X-Request-Id"), or NULL: no ids */
     bool cache;                 /* use the store, when there is one */
     int backlog;
     unsigned keepalive;         /* forward: idle connections kept per origin and worker */
@@ -150,7 +152,8 @@ struct config {
     char *resolver_servers;     /* owned storage behind resolver.servers */
     char *pid_file;             /* where luxy -s finds the process, or NULL: none */
     char *error_log;            /* path, "stderr", "stdout" */
-    char *access_log;           /* same, or NULL: off */
+    struct access_log_config *access_logs; /* none: no access log */
+    unsigned naccess_logs;
     int log_level;              /* enum log_level */
     int logs_line;              /* where logs { } is, for messages (0: none) */
     char *warnings;             /* "file:line: ..." lines found at load, or NULL */
@@ -162,6 +165,9 @@ const char *config_default_pid_file(void);
 /* Defaults before the file is read. */
 void config_defaults(struct config *c);
 void config_free(struct config *c);
+/* Replaces the access logs with one (dest NULL: none) / adds one. */
+void config_set_access_log(struct config *c, const char *dest, enum access_format format);
+void config_add_access_log(struct config *c, const char *dest, enum access_format format);
 /* The upstream (not parent) group named name, or NULL. */
 const struct upstream_config *config_upstream(const struct config *c, const char *name);
 /* The parent proxy group named name, or NULL. */

@@ -41,7 +41,7 @@ struct fetch {
     struct upconn *uc;
     bool reused_retry_done;
     bool resp_bytes;              /* anything arrived from the backend */
-    ev_tstamp t_connect;          /* the current attempt began connecting (or took a pooled connection) */
+    struct fetch_timings times;   /* of the current attempt */
     /* the response */
     http_parser parser;
     struct http_scan scan;
@@ -68,6 +68,16 @@ const char *fetch_peer(const struct fetch *f, char buf[64])
 {
     addr_format(&f->peer, buf, 64, true);
     return buf;
+}
+
+const union sockaddr_u *fetch_peer_addr(const struct fetch *f)
+{
+    return &f->peer;
+}
+
+struct fetch_timings fetch_timings(const struct fetch *f)
+{
+    return f->times;
 }
 
 static const struct timeouts_config *timeouts(const struct fetch *f)
@@ -161,9 +171,10 @@ static void attempt_failed(struct fetch *f, const struct proxy_error *err)
 
 static void connect_peer(struct fetch *f, bool allow_pool)
 {
-    f->t_connect = ev_now(f->w->loop);
     struct upconn *uc = allow_pool ? upconn_pool_take(f->w, &f->peer, on_event, f) : NULL;
+    f->times = (struct fetch_timings){ .connect = ev_now(f->w->loop) };
     if (uc) {
+        f->times.connected = f->times.connect; /* pooled: no connect */
         f->uc = uc;
         on_event(uc, EV_CUSTOM); /* connected already: send */
         return;
@@ -387,9 +398,11 @@ static void read_more(struct fetch *f)
         ssize_t n = transport_read(&uc->tr, uc->in.data + uc->in.end, room);
         if (n > 0) {
             uc->in.end += (size_t)n;
-            if (!f->resp_bytes) /* the first byte: the response time, as a request's */
+            if (!f->resp_bytes) { /* the first byte: the response time, as a request's */
+                f->times.first_byte = ev_now(f->w->loop);
                 metrics_response_time(f->w->wm, f->t.up ? f->t.up->m : NULL, f->backend ? f->backend->m : NULL,
-                                      ev_now(f->w->loop) - f->t_connect);
+                                      f->times.first_byte - f->times.connect);
+            }
             f->resp_bytes = true;
             upconn_timeout(uc, timeouts(f)->backend_read);
             if (!f->head_done && !read_head(f))
@@ -448,6 +461,7 @@ static void on_event(struct upconn *uc, int revents)
             return;
         }
         uc->connected = true;
+        f->times.connected = ev_now(f->w->loop);
         upconn_want_write(uc, false);
         send_head(f);
     } else if (revents & EV_WRITE) {

@@ -61,4 +61,13 @@ void fetch_cancel(struct fetch *f);
 const struct http_head *fetch_response(const struct fetch *f);
 const char *fetch_peer(const struct fetch *f, char buf[64]);
 
+/* The current attempt's address and times (the worker loop's clock; 0:
+ * did not happen): it began connecting (or took a pooled connection), was
+ * connected, got its first response byte. */
+struct fetch_timings {
+    double connect, connected, first_byte;
+};
+const union sockaddr_u *fetch_peer_addr(const struct fetch *f);
+struct fetch_timings fetch_timings(const struct fetch *f);
+
 #endif

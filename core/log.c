@@ -1,7 +1,8 @@
-/* log.c - error and access logs written by one writer thread.
- * Producers format a line on their own stack and append it to a shared
- * pending buffer under a mutex (a memcpy); the writer swaps the buffer out
- * and write()s it, so a slow disk or a full pipe never stalls a worker.
+/* log.c - the error log and the access logs, written by one writer thread.
+ * Producers format a line on their own stack and append it to its
+ * stream's pending buffer under a mutex (a memcpy); the writer swaps the
+ * buffers out and write()s them, so a slow disk or a full pipe never
+ * stalls a worker.
  * Error-log lines that repeat are rate-limited (logflood.h); log files are
  * reopened by the writer itself (SIGUSR1, after logrotate), between two
  * writes, so no line goes to a closed descriptor. */
@@ -28,12 +29,18 @@ struct stream {
     char *path;         /* what to reopen (owned streams) */
     char *pending;      /* bytes waiting for the writer */
     size_t len, cap;
+    enum access_format format; /* access streams */
 };
 
 enum log_level log_current_level = LL_INFO;
 
-static struct stream error_stream = { 2, 0, NULL, NULL, 0, 0 };
-static struct stream access_stream = { -1, 0, NULL, NULL, 0, 0 };
+#define STREAMS_MAX (1 + ACCESS_LOGS_MAX)
+/* streams[0] is the error log, then the access logs */
+static struct stream streams[STREAMS_MAX] = { { 2, 0, NULL, NULL, 0, 0, ACCESS_LUXY } };
+static unsigned nstreams = 1;
+#define error_stream (streams[0])
+static unsigned access_formats; /* written before the workers start, read by them */
+static size_t pending_total;    /* bytes pending in every stream */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t writer;
@@ -82,25 +89,39 @@ static void close_stream(struct stream *s)
     s->owned = 0;
 }
 
-int log_open(const char *error_dest, const char *access_dest, enum log_level level, char *err,
-             size_t errlen)
+int log_open(const char *error_dest, const struct access_log_config *access, unsigned naccess,
+             enum log_level level, char *err, size_t errlen)
 {
-    struct stream e = { 2, 0, NULL, NULL, 0, 0 }, a = { -1, 0, NULL, NULL, 0, 0 };
-    if (error_dest && open_dest(error_dest, &e, err, errlen) == -1)
-        return -1;
-    if (open_dest(access_dest, &a, err, errlen) == -1) {
-        close_stream(&e);
+    struct stream fresh[STREAMS_MAX];
+    memset(fresh, 0, sizeof(fresh));
+    fresh[0].fd = 2;
+    if (naccess > ACCESS_LOGS_MAX) {
+        snprintf(err, errlen, "at most %d access logs", ACCESS_LOGS_MAX);
         return -1;
     }
+    unsigned n = 0;
+    if (error_dest && open_dest(error_dest, &fresh[0], err, errlen) == -1)
+        return -1;
+    for (n = 1; n <= naccess; n++) {
+        fresh[n].format = access[n - 1].format;
+        if (open_dest(access[n - 1].dest, &fresh[n], err, errlen) == -1) {
+            for (unsigned i = 0; i < n; i++)
+                close_stream(&fresh[i]);
+            return -1;
+        }
+    }
+    unsigned formats = 0;
+    for (unsigned i = 1; i < n; i++)
+        formats |= ACCESS_BIT(fresh[i].format);
     pthread_mutex_lock(&lock);
-    close_stream(&error_stream);
-    close_stream(&access_stream);
-    error_stream.fd = e.fd;
-    error_stream.owned = e.owned;
-    error_stream.path = e.path;
-    access_stream.fd = a.fd;
-    access_stream.owned = a.owned;
-    access_stream.path = a.path;
+    for (unsigned i = 0; i < nstreams; i++) {
+        close_stream(&streams[i]);
+        free(streams[i].pending);
+    }
+    memcpy(streams, fresh, sizeof(fresh));
+    nstreams = n;
+    pending_total = 0;
+    access_formats = formats;
     log_current_level = level;
     pthread_mutex_unlock(&lock);
     return 0;
@@ -162,10 +183,10 @@ static void append_locked(struct stream *s, const char *line, size_t n)
         s->cap = cap;
     }
     memcpy(s->pending + s->len, line, n);
-    int was_empty = error_stream.len == 0 && access_stream.len == 0;
     s->len += n;
-    if (was_empty)
+    if (pending_total == 0)
         pthread_cond_signal(&wake);
+    pending_total += n;
 }
 
 /* The prefix every error line starts with: time, level, thread. */
@@ -235,22 +256,17 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     va_end(ap);
 }
 
-int log_access_enabled(void)
+unsigned log_access_formats(void)
 {
-    return access_stream.fd != -1;
+    return access_formats;
 }
 
-void log_access(const char *text, size_t len)
+void log_access_line(enum access_format f, const char *line, size_t len)
 {
-    char line[LOG_LINE_MAX];
-    size_t n = format_time(line, sizeof(line));
-    line[n++] = ' ';
-    len = min(len, sizeof(line) - n - 1);
-    memcpy(line + n, text, len);
-    n += len;
-    line[n++] = '\n';
     pthread_mutex_lock(&lock);
-    append_locked(&access_stream, line, n);
+    for (unsigned i = 1; i < nstreams; i++)
+        if (streams[i].format == f)
+            append_locked(&streams[i], line, len);
     pthread_mutex_unlock(&lock);
 }
 
@@ -274,9 +290,8 @@ void log_reopen(void)
  * again; a failure keeps the old descriptor, so lines still go somewhere. */
 static void reopen_locked(void)
 {
-    struct stream *all[] = { &error_stream, &access_stream };
-    for (size_t i = 0; i < countof(all); i++) {
-        struct stream *s = all[i];
+    for (unsigned i = 0; i < nstreams; i++) {
+        struct stream *s = &streams[i];
         if (!s->owned || s->path == NULL)
             continue;
         int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -296,16 +311,19 @@ static void reopen_locked(void)
     }
 }
 
-/* Takes both pending buffers out under the lock and writes them outside it.
+/* Takes every pending buffer out under the lock and writes them outside
+ * it, each to the descriptor its stream had then (only this thread
+ * reopens, under the lock, so that descriptor stays open while written).
  * Wakes at least once a second for the flood summaries that are due. */
 static void *writer_main(void *arg)
 {
     (void)arg;
-    char *ebuf = NULL, *abuf = NULL;
-    size_t ecap = 0, acap = 0;
+    char *buf[STREAMS_MAX] = { NULL };
+    size_t cap[STREAMS_MAX] = { 0 }, len[STREAMS_MAX];
+    int fd[STREAMS_MAX];
     pthread_mutex_lock(&lock);
     for (;;) {
-        while (error_stream.len == 0 && access_stream.len == 0 && !stopping && !reopen_requested) {
+        while (pending_total == 0 && !stopping && !reopen_requested) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += 1;
@@ -316,26 +334,29 @@ static void *writer_main(void *arg)
             reopen_requested = 0;
             reopen_locked();
         }
-        if (error_stream.len == 0 && access_stream.len == 0 && stopping)
+        if (pending_total == 0 && stopping)
             break;
         /* swap: the producers get our empty buffers */
-        char *e = error_stream.pending, *a = access_stream.pending;
-        size_t elen = error_stream.len, alen = access_stream.len;
-        size_t ec = error_stream.cap, ac = access_stream.cap;
-        error_stream.pending = ebuf, error_stream.cap = ecap, error_stream.len = 0;
-        access_stream.pending = abuf, access_stream.cap = acap, access_stream.len = 0;
-        int efd = error_stream.fd, afd = access_stream.fd;
+        unsigned n = nstreams;
+        for (unsigned i = 0; i < n; i++) {
+            struct stream *s = &streams[i];
+            char *p = s->pending;
+            size_t c = s->cap;
+            len[i] = s->len;
+            fd[i] = s->fd;
+            s->pending = buf[i], s->cap = cap[i], s->len = 0;
+            buf[i] = p, cap[i] = c;
+        }
+        pending_total = 0;
         pthread_mutex_unlock(&lock);
-        if (elen)
-            write_all(efd, e, elen);
-        if (alen && afd != -1)
-            write_all(afd, a, alen);
-        ebuf = e, ecap = ec, abuf = a, acap = ac;
+        for (unsigned i = 0; i < n; i++)
+            if (len[i] && fd[i] != -1)
+                write_all(fd[i], buf[i], len[i]);
         pthread_mutex_lock(&lock);
     }
     pthread_mutex_unlock(&lock);
-    free(ebuf);
-    free(abuf);
+    for (unsigned i = 0; i < STREAMS_MAX; i++)
+        free(buf[i]);
     return NULL;
 }
 
@@ -371,10 +392,12 @@ void log_stop(void)
     pthread_join(writer, NULL);
     pthread_mutex_lock(&lock);
     running = 0;
-    free(error_stream.pending);
-    free(access_stream.pending);
-    error_stream.pending = access_stream.pending = NULL;
-    error_stream.cap = access_stream.cap = error_stream.len = access_stream.len = 0;
+    for (unsigned i = 0; i < nstreams; i++) {
+        free(streams[i].pending);
+        streams[i].pending = NULL;
+        streams[i].cap = streams[i].len = 0;
+    }
+    pending_total = 0;
     if (dropped)
         fprintf(stderr, "luxy: %lu log lines were dropped (writer too slow)\n", dropped);
     pthread_mutex_unlock(&lock);

@@ -183,7 +183,8 @@ int main(int argc, char **argv)
         config_gen_release(cg);
         return rc;
     }
-    if (log_open(cg->cfg.error_log, cg->cfg.access_log, (enum log_level)cg->cfg.log_level, err, sizeof(err)) == -1) {
+    if (log_open(cg->cfg.error_log, cg->cfg.access_logs, cg->cfg.naccess_logs, (enum log_level)cg->cfg.log_level, err,
+                 sizeof(err)) == -1) {
         fprintf(stderr, "luxy: %s\n", err);
         config_gen_release(cg);
         if (upgrading)

@@ -888,28 +888,23 @@ static void read_from_backend(struct request *r)
 
 /* ---- tunnels ---- */
 
-static char *tunnel_log_line(struct request *r, unsigned status)
-{
-    size_t cap = r->head.target.len + r->conn->peer_ip_len + 64;
-    char *line = arena_alloc(&r->arena, cap);
-    snprintf(line, cap, "%.*s \"%s %.*s HTTP/%u.%u\" %u", (int)r->conn->peer_ip_len,
-             r->conn->peer_ip, http_method_str(r->head.method), (int)r->head.target.len,
-             r->head.target.ptr, r->head.major, r->head.minor, status);
-    return line;
-}
-
 /* Both sockets go to a tunnel; the request and the connection objects end
- * here without touching the sockets. */
+ * here without touching the sockets. The request's on_log runs now; its
+ * access line is the tunnel's, when it closes. */
 static void hand_over(struct request *r, const char *to_client, size_t to_client_len)
 {
     struct conn *c = r->conn;
     struct worker *w = r->w;
-    char *line = tunnel_log_line(r, r->status);
+    struct access_entry e;
+    char peer[ADDR_STRLEN];
+    request_log_entry(r, &e, peer);
+    e.tunnel = true;
     struct transport backend = upconn_detach(r->uc);
     r->uc = NULL;
     struct transport client = conn_detach(c);
-    tunnel_start(w, client, backend, buf_head(&c->in), buf_len(&c->in), to_client, to_client_len, line,
+    tunnel_start(w, client, backend, buf_head(&c->in), buf_len(&c->in), to_client, to_client_len, &e,
                  r->started);
+    request_log_hook(r, &e);
     proxy_detach(r);
     metrics_request_end(r, false); /* the request is done; the tunnel counts its own */
     c->req = NULL;

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "proxy.h"
 #include "proxy_auth.h"
+#include "request_id.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -80,51 +81,91 @@ const union sockaddr_u *request_client_addr(const struct request *r)
 
 /* ---- the access log ---- */
 
-/* The request line as the log shows it: parsed, or as received when the
- * head could not be parsed (unprintable bytes and quotes as '?'), or "-". */
-static size_t request_line_text(const struct request *r, char *buf, size_t cap)
+void request_log_entry(const struct request *r, struct access_entry *e, char peer[ADDR_STRLEN])
 {
-    if (r->head.major)
-        return (size_t)snprintf(buf, cap, "%s %.*s HTTP/%u.%u", http_method_str(r->head.method),
-                                (int)min(r->head.target.len, (size_t)1024), r->head.target.ptr, r->head.major,
-                                r->head.minor);
-    if (r->raw_line.len == 0)
-        return (size_t)snprintf(buf, cap, "-");
-    size_t n = min(r->raw_line.len, cap - 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)r->raw_line.ptr[i];
-        buf[i] = (c < 0x20 || c >= 0x7f || c == '"') ? '?' : (char)c;
+    const struct listener_config *lc = r->conn->lc;
+    memset(e, 0, sizeof(*e));
+    e->time_ms = access_now_ms();
+    e->client = request_client_ip(r);
+    e->user = r->user;
+    if (r->head.major) {
+        const char *m = http_method_str(r->head.method);
+        e->method = slice_make(m, strlen(m));
+        e->target = r->head.target;
+        e->major = r->head.major;
+        e->minor = r->head.minor;
+    } else {
+        e->target = r->raw_line; /* what came of a head that could not be read */
     }
-    buf[n] = '\0';
-    return n;
+    e->status = r->status;
+    e->bytes_sent = r->bytes_out;
+    e->request_bytes = r->body_bytes;
+    e->duration = ev_now(r->w->loop) - r->started;
+    e->connect_time = r->t_connected ? r->t_connected - r->t_connect : -1;
+    e->ttfb = r->t_first_byte ? r->t_first_byte - r->t_connect : -1;
+    if (r->up)
+        e->upstream = slice_make(r->up->cfg->name, strlen(r->up->cfg->name));
+    if (r->peer.sa.sa_family)
+        e->backend = slice_make(peer, addr_format(&r->peer, peer, ADDR_STRLEN, true));
+    e->retries = (r->attempts > 1 ? r->attempts - 1 : 0) + (r->retried_fresh ? 1 : 0);
+    if (r->cache_status)
+        e->cache = slice_make(r->cache_status, strlen(r->cache_status));
+    e->request_id = r->request_id;
+    if (r->error_text)
+        e->error = slice_make(r->error_text, strlen(r->error_text));
+    e->listener = slice_make(lc->spec, strlen(lc->spec));
+    e->user_agent = r->log_user_agent;
+    e->referer = r->log_referer;
 }
 
-/* client "request line" status bytes upstream=NAME backend=ADDR 0.003s
- * [retries=N] [error="what went wrong"]  (docs/config.md, logs) */
-static void access_log(struct request *r)
+void request_log_hook(struct request *r, const struct access_entry *e)
 {
-    if (!log_access_enabled())
+    if (r->head.major && hooks_defined(r->gen->vm, HOOK_ON_LOG))
+        hooks_on_log(r->gen->vm, r, e);
+}
+
+/* The access line(s) and on_log: once per request, at its end. */
+static void request_log(struct request *r)
+{
+    if (!log_access_enabled() && !hooks_defined(r->gen->vm, HOOK_ON_LOG))
         return;
-    char line[2048], reqline[1100], peer[ADDR_STRLEN] = "-", extra[400] = "";
-    request_line_text(r, reqline, sizeof(reqline));
-    if (r->peer.sa.sa_family)
-        addr_format(&r->peer, peer, sizeof(peer), true);
-    const char *up = r->up ? r->up->cfg->name : "-";
-    unsigned retries = (r->attempts > 1 ? r->attempts - 1 : 0) + (r->retried_fresh ? 1 : 0);
-    size_t e = 0;
-    if (retries)
-        e += (size_t)snprintf(extra + e, sizeof(extra) - e, " retries=%u", retries);
-    if (r->user.len) /* printable: the parser refused control characters in it */
-        e += (size_t)snprintf(extra + e, sizeof(extra) - e, " user=%.*s", (int)min(r->user.len, (size_t)64),
-                              r->user.ptr);
-    if (r->error_text)
-        snprintf(extra + e, sizeof(extra) - e, " error=\"%s\"", r->error_text);
-    struct slice client = request_client_ip(r);
-    int n = snprintf(line, sizeof(line), "%.*s \"%s\" %u %" PRIu64 " upstream=%s backend=%s %.3fs%s",
-                     (int)client.len, client.ptr, reqline, r->status, r->bytes_out, up, peer,
-                     ev_now(r->w->loop) - r->started, extra);
-    if (n > 0)
-        log_access(line, min((size_t)n, sizeof(line) - 1));
+    struct access_entry e;
+    char peer[ADDR_STRLEN];
+    request_log_entry(r, &e, peer);
+    access_log_write(&e);
+    request_log_hook(r, &e);
+}
+
+/* ---- request ids ---- */
+
+static struct slice request_id_field(const struct request *r)
+{
+    const char *f = r->conn->lc->request_id;
+    return slice_make(f, strlen(f));
+}
+
+static void new_request_id(struct request *r)
+{
+    char *p = arena_alloc(&r->arena, REQUEST_ID_LEN);
+    request_id_make(p);
+    r->request_id = slice_make(p, REQUEST_ID_LEN);
+}
+
+/* The listener gives ids: a trusted peer's when it is a sane token, else
+ * a new one; the backend gets it in the listener's field, and whatever an
+ * untrusted client sent there is replaced. */
+static void assign_request_id(struct request *r, bool peer_trusted)
+{
+    struct slice name = request_id_field(r);
+    struct headers *h = &r->head.headers;
+    if (peer_trusted) {
+        struct slice v = slice_trim(headers_get(h, name));
+        if (v.ptr && request_id_valid(v))
+            r->request_id = v;
+    }
+    if (r->request_id.len == 0)
+        new_request_id(r);
+    headers_set(h, &r->arena, name, r->request_id);
 }
 
 /* ---- ending ---- */
@@ -134,7 +175,7 @@ static void request_finish(struct request *r)
     struct conn *c = r->conn;
     bool keep = r->keep_alive;
     proxy_detach(r);
-    access_log(r);
+    request_log(r);
     metrics_request_end(r, false);
     c->req = NULL;
     request_free(r);
@@ -152,7 +193,7 @@ void request_client_gone(struct request *r, const char *why)
     r->bytes_out = r->bytes_out > pending ? r->bytes_out - pending : 0;
     log_debug("client %s: exchange abandoned: %s", r->conn->peer_ip, why);
     proxy_detach(r);
-    access_log(r);
+    request_log(r);
     metrics_request_end(r, true);
     request_free(r);
 }
@@ -254,11 +295,25 @@ void request_respond(struct request *r, unsigned status, struct slice body)
         headers_add(h, &r->arena, H_DATE, http_date(ev_now(r->w->loop)));
     if (body.len && headers_find(h, H_CONTENT_TYPE, 0) < 0)
         headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
+    if (c->lc->request_id) { /* a script's own value (req:respond) stays */
+        if (r->request_id.len == 0)
+            new_request_id(r); /* answered before the head's fields were looked at */
+        if (headers_find(h, request_id_field(r), 0) < 0)
+            headers_add(h, &r->arena, request_id_field(r), r->request_id);
+    }
     /* only for a request that was read: a head that could not be parsed has
      * nothing a script could look at */
     if (r->head.major && !r->response_hooked && hooks_defined(r->gen->vm, HOOK_ON_RESPONSE))
         status = hook_generated_response(r, status);
     r->status = status;
+    if (r->head.major && hooks_defined(r->gen->vm, HOOK_ON_LOG)) {
+        /* on_log's res: this response, as it goes out */
+        memset(&r->resp, 0, sizeof(r->resp));
+        r->resp.status = status;
+        r->resp.major = r->resp.minor = 1;
+        r->resp.headers = *h;
+        r->resp_generated = true;
+    }
 
     const char *reason = http_reason(status);
     const char *connection = request_connection_header(r);
@@ -470,6 +525,8 @@ void request_set_anonymity(struct request *r, enum anonymity_level level)
     r->head.headers = headers_copy(&r->client_fields, &r->arena);
     r->anon_level = level;
     anonymize(r);
+    if (r->request_id.len) /* the id goes out whatever the level (the listener asked for it) */
+        headers_set(&r->head.headers, &r->arena, request_id_field(r), r->request_id);
 }
 
 /* The client behind trusted proxies, from their fields. */
@@ -500,15 +557,17 @@ static void apply_hygiene(struct request *r)
     if (lc->mode == MODE_FORWARD) {
         r->anon_level = lc->anon.level;
         anonymize(r);
-        return;
+    } else {
+        struct forwarding_subject s = {
+            .peer_trusted = peer_trusted, .peer_ip = slice_make(r->conn->peer_ip, r->conn->peer_ip_len),
+            .host = slice_trim(headers_get(h, H_HOST)),
+        };
+        forwarding_request(h, &r->arena, &lc->fwd, &s);
+        if (lc->via)
+            headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
     }
-    struct forwarding_subject s = {
-        .peer_trusted = peer_trusted, .peer_ip = slice_make(r->conn->peer_ip, r->conn->peer_ip_len),
-        .host = slice_trim(headers_get(h, H_HOST)),
-    };
-    forwarding_request(h, &r->arena, &lc->fwd, &s);
-    if (lc->via)
-        headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
+    if (lc->request_id)
+        assign_request_id(r, peer_trusted); /* after the rules: they must not drop it */
 }
 
 void request_begin(struct conn *c, size_t head_len)
@@ -527,6 +586,10 @@ void request_begin(struct conn *c, size_t head_len)
         r->head.major = 0; /* log what was received, not what was half parsed */
         reject(r, (unsigned)status, why);
         return;
+    }
+    if (log_access_formats() & ACCESS_NEED_FIELDS) { /* as the client sent them, before any rule */
+        r->log_user_agent = headers_get(&r->head.headers, SLICE_LIT("User-Agent"));
+        r->log_referer = headers_get(&r->head.headers, SLICE_LIT("Referer"));
     }
     body_init(&r->req_body, r->head.chunked ? BODY_CHUNKED : r->head.has_length ? BODY_LENGTH : BODY_NONE,
               r->head.content_length);

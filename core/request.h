@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "access_log.h"
 #include "addr.h"
 #include "anonymity.h"
 #include "arena.h"
@@ -78,6 +79,8 @@ struct request {
     struct slice user_claim;    /* ... the name in the credentials, while they are checked */
     struct authcheck_ticket *auth_ticket; /* a password check in flight */
     bool third_party;           /* forward: another site's page asked for it */
+    struct slice request_id;    /* its id (req.id, X-Request-Id); empty: the listener gives none */
+    struct slice log_user_agent, log_referer; /* as the client sent them, for the access logs that show them */
 
     /* the backend */
     struct upstream *up;
@@ -199,6 +202,13 @@ void request_response_complete(struct request *r);
 /* After the listener's checks (and proxy authentication): on_request,
  * then the cache or the proxy. */
 void request_policy(struct request *r);
+
+/* The access log's entry for r as it stands now; its slices point into r
+ * and into peer (the backend's address is formatted there). */
+void request_log_entry(const struct request *r, struct access_entry *e, char peer[ADDR_STRLEN]);
+/* r is over (its response finished, or the client left): on_log, when the
+ * script has one and r's head was read. Nothing it does changes r. */
+void request_log_hook(struct request *r, const struct access_entry *e);
 
 /* Frees a request (its conn must not point at it any more). */
 void request_free(struct request *r);

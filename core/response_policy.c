@@ -78,6 +78,8 @@ bool response_policy(struct request *r)
             headers_set(h, &r->arena, slice_make(cc->status_header, strlen(cc->status_header)),
                         slice_make(r->cache_status, strlen(r->cache_status)));
     }
+    if (lc->request_id && r->request_id.len) /* the client gets the id its request had */
+        headers_set(h, &r->arena, slice_make(lc->request_id, strlen(lc->request_id)), r->request_id);
     if (hooks_defined(r->gen->vm, HOOK_ON_RESPONSE) && !r->response_hooked) {
         r->response_hooked = true;
         if (hooks_on_response(r->gen->vm, r) != HOOK_OK) {

@@ -123,12 +123,23 @@ static bool same_string(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool same_access_logs(const struct config *a, const struct config *b)
+{
+    if (a->naccess_logs != b->naccess_logs)
+        return false;
+    for (unsigned i = 0; i < a->naccess_logs; i++)
+        if (strcmp(a->access_logs[i].dest, b->access_logs[i].dest) != 0 ||
+            a->access_logs[i].format != b->access_logs[i].format)
+            return false;
+    return true;
+}
+
 /* What a reload cannot change in a running process: said once, clearly. */
 static void warn_restart_only(const struct config *old, const struct config *cfg)
 {
     if (old->workers != cfg->workers)
         log_warn("reload: workers changed (%u -> %u): takes effect at a restart", old->workers, cfg->workers);
-    if (!same_string(old->error_log, cfg->error_log) || !same_string(old->access_log, cfg->access_log) ||
+    if (!same_string(old->error_log, cfg->error_log) || !same_access_logs(old, cfg) ||
         old->log_level != cfg->log_level)
         log_warn("reload: logs { } changed: takes effect at a restart (SIGUSR1 reopens the same files)");
     if (!same_string(old->resolver.servers, cfg->resolver.servers) ||

@@ -41,7 +41,7 @@ struct tunnel {
     struct flow flow[2];
     ev_timer idle;
     struct list link;
-    char *log_line;
+    struct access_entry *log;   /* NULL: no access log */
     ev_tstamp started;
     bool closing;
 };
@@ -52,13 +52,14 @@ static void on_idle(struct ev_loop *loop, ev_timer *t, int revents);
 static void tunnel_close(struct tunnel *t, const char *why)
 {
     struct worker *w = t->w;
-    if (log_access_enabled()) {
-        char line[1200];
-        int n = snprintf(line, sizeof(line), "%s %" PRIu64 " upstream=- tunnel up=%" PRIu64 " down=%" PRIu64 " %.3fs end=%s",
-                         t->log_line, t->flow[BACKEND].bytes, t->flow[CLIENT].bytes,
-                         t->flow[BACKEND].bytes, ev_now(w->loop) - t->started, why);
-        if (n > 0)
-            log_access(line, min((size_t)n, sizeof(line) - 1));
+    if (t->log) {
+        struct access_entry *e = t->log;
+        e->time_ms = access_now_ms();
+        e->tunnel_up = t->flow[CLIENT].bytes;
+        e->tunnel_down = t->flow[BACKEND].bytes;
+        e->duration = ev_now(w->loop) - t->started;
+        e->tunnel_end = slice_make(why, strlen(why));
+        access_log_write(e);
     }
     for (int i = 0; i < 2; i++) {
         ev_io_stop(w->loop, &t->side[i].rio);
@@ -72,7 +73,7 @@ static void tunnel_close(struct tunnel *t, const char *why)
     gauge_add(&w->wm->tunnels_open, -1);
     metric_add(&w->wm->tunnel_up, t->flow[CLIENT].bytes);
     metric_add(&w->wm->tunnel_down, t->flow[BACKEND].bytes);
-    free(t->log_line);
+    free(t->log);
     free(t);
     worker_conn_gone(w);
 }
@@ -183,11 +184,11 @@ static void on_idle(struct ev_loop *loop, ev_timer *timer, int revents)
 
 void tunnel_start(struct worker *w, struct transport client, struct transport backend,
                   const char *to_backend, size_t to_backend_len, const char *to_client,
-                  size_t to_client_len, const char *log_line, ev_tstamp started)
+                  size_t to_client_len, const struct access_entry *entry, ev_tstamp started)
 {
     struct tunnel *t = xcalloc(1, sizeof(*t));
     t->w = w;
-    t->log_line = xstrdup(log_line);
+    t->log = log_access_enabled() ? access_entry_copy(entry) : NULL;
     t->started = started;
     t->side[CLIENT].tr = client;
     t->side[BACKEND].tr = backend;

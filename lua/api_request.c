@@ -25,7 +25,10 @@ static struct request *check_request(lua_State *L, int idx)
 
 static void check_mutable(lua_State *L, const char *what)
 {
-    if (vm_of(L)->current_hook != HOOK_ON_REQUEST)
+    unsigned h = vm_of(L)->current_hook;
+    if (h == HOOK_ON_LOG)
+        luaL_error(L, "%s is not allowed in on_log (the request is over)", what);
+    if (h != HOOK_ON_REQUEST)
         luaL_error(L, "%s is only allowed in on_request (the request has been sent)", what);
 }
 
@@ -233,6 +236,8 @@ static int req_index(lua_State *L)
         push_slice(L, r->parent_name.len ? r->parent_name : SLICE_NULL);
     else if (strcmp(k, "user") == 0)
         push_slice(L, r->user.len ? r->user : SLICE_NULL);
+    else if (strcmp(k, "id") == 0)
+        push_slice(L, r->request_id.len ? r->request_id : SLICE_NULL);
     else if (strcmp(k, "anonymity") == 0)
         r->conn->lc->mode == MODE_FORWARD ? (void)lua_pushstring(L, anonymity_level_name(r->anon_level))
                                           : lua_pushnil(L);

@@ -19,7 +19,10 @@ static struct request *check_response(lua_State *L, int idx)
 
 static void check_mutable(lua_State *L, const char *what)
 {
-    if (vm_of(L)->current_hook != HOOK_ON_RESPONSE)
+    unsigned h = vm_of(L)->current_hook;
+    if (h == HOOK_ON_LOG)
+        luaL_error(L, "%s is not allowed in on_log (the response has been sent)", what);
+    if (h != HOOK_ON_RESPONSE)
         luaL_error(L, "%s is only allowed in on_response", what);
 }
 

@@ -323,12 +323,65 @@ static int dsl_lua(lua_State *L)
     return 0;
 }
 
+/* A format name at the top of the stack (what names the option). */
+static enum access_format format_value(lua_State *L, const char *what)
+{
+    const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    int f = name ? access_format_parse(name) : -1;
+    if (f < 0)
+        luaL_error(L, "logs: %s must be \"luxy\", \"combined\" or \"json\"", what);
+    return (enum access_format)f;
+}
+
+/* One access log at idx: "path", or { "path", format = "json" }. */
+static void parse_access_log(lua_State *L, int idx, struct config *c, enum access_format dflt, const char *what)
+{
+    enum access_format f = dflt;
+    const char *dest = NULL;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        dest = lua_tostring(L, idx);
+    } else if (lua_istable(L, idx)) {
+        static const char *const keys[] = { "format", NULL };
+        char sub[64];
+        snprintf(sub, sizeof(sub), "logs: %s", what);
+        check_keys(L, idx, sub, keys, true);
+        lua_rawgeti(L, idx, 1);
+        dest = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        lua_pop(L, 1); /* still referenced by the table */
+        if (dest == NULL || lua_rawlen(L, idx) != 1)
+            luaL_error(L, "logs: %s must be { \"path\", format = \"json\" } (one path; several logs are a list "
+                          "of these)", what);
+        lua_getfield(L, idx, "format");
+        if (!lua_isnil(L, -1)) {
+            char fwhat[64];
+            snprintf(fwhat, sizeof(fwhat), "%s.format", what);
+            f = format_value(L, fwhat);
+        }
+        lua_pop(L, 1);
+    } else {
+        luaL_error(L, "logs: %s must be a path, \"stdout\", \"stderr\", or { \"path\", format = \"json\" }",
+                   what);
+    }
+    if (dest[0] == '\0' || strlen(dest) > 4000)
+        luaL_error(L, "logs: %s: a path, \"stdout\" or \"stderr\"", what);
+    for (unsigned i = 0; i < c->naccess_logs; i++)
+        if (strcmp(c->access_logs[i].dest, dest) == 0)
+            luaL_error(L, "logs: the access log %s is listed twice (one destination, one format)", dest);
+    if (c->naccess_logs == ACCESS_LOGS_MAX)
+        luaL_error(L, "logs: at most %d access logs", ACCESS_LOGS_MAX);
+    config_add_access_log(c, dest, f);
+}
+
+/* logs { level =, error =, access =, access_format = }. access is a
+ * destination (in access_format, "luxy" by default), false, or a list of
+ * destinations, each "path" or { "path", format = "..." }; a table with
+ * format = is one destination. */
 static int dsl_logs(lua_State *L)
 {
     struct config *c = building(L);
     c->logs_line = caller_line(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = { "level", "error", "access", NULL };
+    static const char *const keys[] = { "level", "error", "access", "access_format", NULL };
     check_keys(L, 1, "logs", keys, false);
     char *level = opt_string(L, 1, "logs", "level", NULL);
     if (level) {
@@ -343,15 +396,50 @@ static int dsl_logs(lua_State *L)
         free(c->error_log);
         c->error_log = e;
     }
-    if (opt_field(L, 1, "access")) {
-        char *a = NULL;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            a = xstrdup(lua_tostring(L, -1));
-        else if (!lua_isboolean(L, -1) || lua_toboolean(L, -1))
-            return luaL_error(L, "logs: access must be a path, \"stdout\", \"stderr\" or false");
-        free(c->access_log);
-        c->access_log = a;
+    enum access_format dflt = ACCESS_LUXY;
+    bool format_given = opt_field(L, 1, "access_format");
+    if (format_given) {
+        dflt = format_value(L, "access_format");
         lua_pop(L, 1);
+    }
+    if (opt_field(L, 1, "access")) { /* stack: [..., access] */
+        int a = lua_gettop(L);
+        if (lua_isboolean(L, a) && !lua_toboolean(L, a)) {
+            if (format_given)
+                return luaL_error(L, "logs: access_format with access = false (there is no access log)");
+            config_set_access_log(c, NULL, ACCESS_LUXY);
+        } else if (lua_type(L, a) == LUA_TSTRING) {
+            config_set_access_log(c, NULL, ACCESS_LUXY);
+            parse_access_log(L, a, c, dflt, "access");
+        } else if (lua_istable(L, a)) {
+            config_set_access_log(c, NULL, ACCESS_LUXY);
+            lua_getfield(L, a, "format");
+            bool one = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+            if (one) {
+                parse_access_log(L, a, c, dflt, "access");
+            } else {
+                static const char *const list_keys[] = { "format", NULL };
+                check_keys(L, a, "logs: access", list_keys, true);
+                unsigned n = (unsigned)lua_rawlen(L, a);
+                if (n == 0)
+                    return luaL_error(L, "logs: access is an empty list (false: no access log)");
+                for (unsigned i = 1; i <= n; i++) {
+                    char what[32];
+                    snprintf(what, sizeof(what), "access[%u]", i);
+                    lua_rawgeti(L, a, (lua_Integer)i);
+                    parse_access_log(L, lua_gettop(L), c, dflt, what);
+                    lua_pop(L, 1);
+                }
+            }
+        } else {
+            return luaL_error(L, "logs: access must be a path, \"stdout\", \"stderr\", a list of them "
+                                 "(each maybe { \"path\", format = \"json\" }) or false");
+        }
+        lua_pop(L, 1);
+    } else if (format_given) {
+        for (unsigned i = 0; i < c->naccess_logs; i++) /* the default (stdout) in that format */
+            c->access_logs[i].format = dflt;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/config.h"
 #include "../core/headers.h"
@@ -221,6 +222,36 @@ static void parse_reverse(lua_State *L, struct listener_config *l, const char *w
     }
 }
 
+/* request_id = "X-Request-Id" (the field), true (that one) or false
+ * (none). By default reverse listeners give every request an id and
+ * forward ones do not: an id sent to origins would tell them a proxy is
+ * involved (docs/anonymity.md). */
+static void parse_request_id(lua_State *L, struct listener_config *l, const char *what)
+{
+    if (!opt_field(L, 1, "request_id")) {
+        l->request_id = l->mode == MODE_REVERSE ? xstrdup("X-Request-Id") : NULL;
+        return;
+    }
+    /* fields the core itself decides: an id in them would break messages */
+    static const char *const taken[] = { "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade",
+                                         "Keep-Alive", "TE", "Trailer", "Via", "Date", "Cookie", "Set-Cookie",
+                                         "Forwarded", "X-Forwarded-For", "Authorization", "Proxy-Authorization",
+                                         "Proxy-Authenticate", "Location", NULL };
+    if (lua_isboolean(L, -1)) {
+        l->request_id = lua_toboolean(L, -1) ? xstrdup("X-Request-Id") : NULL;
+    } else if (lua_type(L, -1) == LUA_TSTRING && valid_field_name(lua_tostring(L, -1)) &&
+               lua_rawlen(L, -1) <= 64) {
+        const char *name = lua_tostring(L, -1);
+        for (const char *const *t = taken; *t; t++)
+            if (strcasecmp(*t, name) == 0)
+                luaL_error(L, "%s: request_id cannot be %s (luxy or HTTP itself decides that field)", what, *t);
+        l->request_id = xstrdup(name);
+    } else {
+        luaL_error(L, "%s: request_id must be a field name such as \"X-Request-Id\", true or false", what);
+    }
+    lua_pop(L, 1);
+}
+
 static void set_default_allow_loopback(struct listener_config *l)
 {
     /* a forward proxy open to the world is an abuse magnet: without an
@@ -297,7 +328,7 @@ int dsl_listen(lua_State *L)
                                         "backlog", "keepalive", "cache", "anonymity", "user_agent",
                                         "accept_language", "cookies", "send_only", "deny_destinations",
                                         "parent", "trusted_proxies", "forwarded", "forwarding_headers",
-                                        "hide_backend", "server_header", "auth", "token", NULL };
+                                        "hide_backend", "server_header", "auth", "token", "request_id", NULL };
     lua_rawgeti(L, 1, 1);
     const char *spec = lua_tostring(L, -1);
     if (spec == NULL)
@@ -369,6 +400,7 @@ int dsl_listen(lua_State *L)
     } else {
         l->via = xstrdup("luxy");
     }
+    parse_request_id(L, l, what);
     l->cache = opt_bool(L, 1, what, "cache", true);
     l->backlog = (int)opt_int(L, 1, what, "backlog", 511, 1, 65535);
     l->keepalive = (unsigned)opt_int(L, 1, what, "keepalive", 64, 0, 100000);

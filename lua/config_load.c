@@ -430,8 +430,8 @@ static int load_into(struct config *cfg, const char *name, char *err, size_t err
         rc = check_listeners(cfg, on_request, proxy_auth, err, errlen);
     if (rc == 0)
         rc = check_log_file(cfg, "error", cfg->error_log, err, errlen);
-    if (rc == 0)
-        rc = check_log_file(cfg, "access", cfg->access_log, err, errlen);
+    for (unsigned i = 0; i < cfg->naccess_logs && rc == 0; i++)
+        rc = check_log_file(cfg, "access", cfg->access_logs[i].dest, err, errlen);
     if (rc == 0)
         rc = dry_run_worker_state(cfg, err, errlen);
     if (rc == 0)

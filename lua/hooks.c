@@ -10,15 +10,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/access_log.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
+#include "../core/log.h"
 #include "../core/request.h"
 #include "../core/upstream.h"
 #include "../core/worker.h"
 #include "api.h"
 
 const char *const hook_names[HOOK_COUNT] = { "on_request", "select_backend", "on_response", "cache_key",
-                                             "cache_store", "proxy_auth" };
+                                             "cache_store", "proxy_auth", "on_log" };
+
+_Static_assert(HOOK_COUNT <= countof(((struct vm *)0)->hook_refs), "vm.hook_refs must hold every hook");
 
 int hooks_parse_name(const char *name)
 {
@@ -336,6 +340,77 @@ int hooks_proxy_auth(struct vm *vm, struct request *r, struct slice user, struct
         return HOOK_OK;
     *allow = false;
     return HOOK_FAILED;
+}
+
+/* ---- on_log ---- */
+
+/* stack: [..., t] -> [..., t]; t[k] = s, or nothing when s is empty */
+static void set_string(lua_State *L, const char *k, struct slice s)
+{
+    if (s.len == 0)
+        return;
+    lua_pushlstring(L, s.ptr, s.len);
+    lua_setfield(L, -2, k);
+}
+
+/* stack: [..., t] -> [..., t]; t[k] = seconds, or nothing when negative (none) */
+static void set_seconds(lua_State *L, const char *k, double s)
+{
+    if (s < 0)
+        return;
+    lua_pushnumber(L, s);
+    lua_setfield(L, -2, k);
+}
+
+/* stack: [...] -> [..., info] */
+static void push_info(lua_State *L, const struct access_entry *e)
+{
+    lua_createtable(L, 0, 14);
+    lua_pushinteger(L, e->status);
+    lua_setfield(L, -2, "status");
+    lua_pushinteger(L, (lua_Integer)e->bytes_sent);
+    lua_setfield(L, -2, "bytes_sent");
+    lua_pushinteger(L, (lua_Integer)e->request_bytes);
+    lua_setfield(L, -2, "request_bytes");
+    lua_pushnumber(L, e->duration > 0 ? e->duration : 0);
+    lua_setfield(L, -2, "duration");
+    set_seconds(L, "connect_time", e->connect_time);
+    set_seconds(L, "ttfb", e->ttfb);
+    set_string(L, "upstream", e->upstream);
+    set_string(L, "backend", e->backend);
+    lua_pushinteger(L, e->retries);
+    lua_setfield(L, -2, "retries");
+    set_string(L, "cache", e->cache);
+    set_string(L, "request_id", e->request_id);
+    set_string(L, "error", e->error);
+    if (e->tunnel) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "tunnel");
+    }
+}
+
+static int call_on_log(lua_State *L)
+{
+    struct request *r = lua_touserdata(L, 1);
+    const struct access_entry *e = lua_touserdata(L, 2);
+    push_hook(L, HOOK_ON_LOG);
+    api_push_request(L, r);
+    if (r->resp_started)
+        api_push_response(L, r);
+    else
+        lua_pushnil(L); /* nothing was sent */
+    push_info(L, e);
+    lua_call(L, 3, 0);
+    return 0;
+}
+
+void hooks_on_log(struct vm *vm, struct request *r, const struct access_entry *e)
+{
+    if (vm->current_hook != HOOK_NONE) { /* a request ended while another hook ran: never nest */
+        log_warn("on_log skipped for a request that ended during %s", hook_names[vm->current_hook]);
+        return;
+    }
+    run(vm, HOOK_ON_LOG, call_on_log, r, (void *)e, NULL); /* fail-open: vm_call logged and counted it */
 }
 
 void hooks_request_end(struct vm *vm, struct request *r)

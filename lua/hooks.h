@@ -14,9 +14,11 @@
 
 struct request;
 struct upstream;
+struct access_entry;
 
+/* New hooks go at the end: HOOK_COUNT must stay last. */
 enum hook { HOOK_ON_REQUEST, HOOK_SELECT_BACKEND, HOOK_ON_RESPONSE, HOOK_CACHE_KEY, HOOK_CACHE_STORE,
-            HOOK_PROXY_AUTH, HOOK_COUNT };
+            HOOK_PROXY_AUTH, HOOK_ON_LOG, HOOK_COUNT };
 #define HOOK_NONE HOOK_COUNT
 
 /* Results: HOOK_OK - ran (or failed open); HOOK_FAILED - failed closed, the
@@ -61,6 +63,12 @@ int hooks_cache_store(struct vm *vm, struct request *r, struct cache_store_decis
  * file: *allow when it returned true. Fails closed, always: an error never
  * lets anyone in (HOOK_FAILED: the request gets a 500). */
 int hooks_proxy_auth(struct vm *vm, struct request *r, struct slice user, struct slice password, bool *allow);
+
+/* on_log(req, res, info) once r is over: res is the response as sent
+ * (nil when none was), info what e says. Read-only (changing req or res
+ * raises) and always fail-open: an error is logged and counted, nothing
+ * else happens. Not run from inside another hook (logged instead). */
+void hooks_on_log(struct vm *vm, struct request *r, const struct access_entry *e);
 
 /* The request is over: its Lua objects stop working. */
 void hooks_request_end(struct vm *vm, struct request *r);

@@ -9,6 +9,7 @@ the figure repeats exactly from run to run (docs/performance.md).
   tests/bench/callgrind.py reverse                # plain reverse proxy
   tests/bench/callgrind.py reverse --hooks        # with three small hooks
   tests/bench/callgrind.py forward --anonymity elite   # a browser's fields
+  tests/bench/callgrind.py reverse --access json  # with an access log to a file
 """
 import argparse
 import os
@@ -68,6 +69,8 @@ def main():
     ap.add_argument("mode", choices=["reverse", "forward"])
     ap.add_argument("--hooks", action="store_true", help="reverse: on_request, select_backend, on_response")
     ap.add_argument("--anonymity", default="anonymous", help="forward: transparent, anonymous, elite, off")
+    ap.add_argument("--access", default=None,
+                    help="an access log to a file in this format (luxy, combined, json); default none")
     ap.add_argument("--requests", default="1000,3000", help="N1,N2")
     ap.add_argument("--luxy", default=os.path.join(HERE, "..", "..", "build", "luxy"))
     a = ap.parse_args()
@@ -76,6 +79,11 @@ def main():
     origin = Backend(lambda req, conn: conn.respond(200, body, req=req))
     port = free_port()
     conf = 'workers(1)\nlogs { level = "error", access = false }\n'
+    work = tempfile.TemporaryDirectory()
+    if a.access:
+        fmt = "" if a.access == "luxy" else ', access_format = "%s"' % a.access  # the old spelling for luxy
+        conf = 'workers(1)\nlogs { level = "error", access = "%s"%s }\n' % (
+            os.path.join(work.name, "access.log"), fmt)
     if a.mode == "reverse":
         conf += 'listen { "127.0.0.1:%d", mode = "reverse", upstream = "app" }\n' % port
         conf += 'upstream "app" { "127.0.0.1:%d" }\n' % origin.port
@@ -85,15 +93,16 @@ def main():
         level = "false" if a.anonymity == "off" else '"%s"' % a.anonymity
         conf += 'listen { "127.0.0.1:%d", mode = "forward", anonymity = %s }\n' % (port, level)
         url, headers = "http://127.0.0.1:%d/x" % origin.port, BROWSER
-    with tempfile.TemporaryDirectory() as work:
-        path = os.path.join(work, "conf.lua")
+    with work as workdir:
+        path = os.path.join(workdir, "conf.lua")
         with open(path, "w") as f:
             f.write(conf)
-        t1 = total(a.luxy, path, port, n1, url, headers, work)
-        t2 = total(a.luxy, path, port, n2, url, headers, work)
+        t1 = total(a.luxy, path, port, n1, url, headers, workdir)
+        t2 = total(a.luxy, path, port, n2, url, headers, workdir)
     origin.close()
-    print("%s%s: %.0f instructions/request (%d requests: %d, %d requests: %d)"
+    print("%s%s%s: %.0f instructions/request (%d requests: %d, %d requests: %d)"
           % (a.mode, " hooks" if a.hooks else (" " + a.anonymity if a.mode == "forward" else ""),
+             " access=" + a.access if a.access else "",
              (t2 - t1) / (n2 - n1), n1, t1, n2, t2))
 
 

@@ -21,7 +21,7 @@ static const char *const keys[] = {
     "tries", "resolve_every", "keepalive", "weight", "client_header", "client_body", "grace",
     "head_size", "request_line", "header_fields", "body_size", "max_connections", "memory",
     "instructions", "level", "error", "access", "servers", "timeout", "attempts", "hosts",
-    "max_ttl", "bogus", "1", "",
+    "max_ttl", "access_format", "format", "request_id", "bogus", "1", "",
 };
 static const char *const values[] = {
     "nil", "true", "false", "0", "-1", "1", "65536", "1e309", "-1e309", "0/0", "math.huge",
@@ -33,6 +33,8 @@ static const char *const values[] = {
     "{ '127.0.0.1:1', weight = 2 }", "function() end", "setmetatable({}, { __index = error })",
     "setmetatable({}, { __len = function() error('len') end })", "coroutine",
     "{ [{}] = 1 }", "{ 1, 2, 3, n = 4 }", "'\\255\\254'", "'a\\r\\nb'",
+    "'json'", "'combined'", "'X-Request-Id'", "{ { '/dev/null', format = 'json' }, '/dev/null' }",
+    "{ '/dev/null', format = 'combined' }", "{ '/dev/null', format = {} }",
 };
 
 #define PICK(arr, b) (arr[(b) % (sizeof(arr) / sizeof(arr[0]))])

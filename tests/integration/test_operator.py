@@ -21,8 +21,10 @@ upstream "app" { "127.0.0.1:$backend_port" }
 """
 
 # 2026-12-01T23:00:00.000Z 127.0.0.1 "GET /x HTTP/1.1" 200 5 upstream=app backend=127.0.0.1:9 0.001s
+#   connect_time=0.000s ttfb=0.001s request_id=...   (the items added at the end: test_logs.py)
 ACCESS_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (\S+) "([^"]*)" (\d{3}) (\d+) '
-                       r'upstream=(\S+) backend=(\S+) (\d+\.\d{3})s( retries=\d+)?( error="[^"]*")?$')
+                       r'upstream=(\S+) backend=(\S+) (\d+\.\d{3})s( retries=\d+)?( error="[^"]*")?'
+                       r'( connect_time=\d+\.\d{3}s)?( ttfb=\d+\.\d{3}s)?( cache=\S+)?( request_id=\S+)?$')
 
 
 def parse_access(line):

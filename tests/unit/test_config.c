@@ -80,7 +80,7 @@ static void test_full(void)
     is_int(c.limits.header_fields, 50, "fields");
     is_int(c.lua.memory, 8 << 20, "lua memory");
     is_int(c.lua.instructions, 5000, "instructions");
-    ok(c.access_log == NULL, "access log off");
+    ok(c.naccess_logs == 0, "access log off");
     is_str(c.resolver.servers, "127.0.0.1:5353", "resolver servers");
     is_int(c.resolver.timeout_ms, 1000, "resolver timeout");
     is_str(c.resolver.hosts_path, "", "no hosts file");

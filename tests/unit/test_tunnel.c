@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../core/access_log.h"
 #include "../../core/config.h"
 #include "../../core/generation.h"
 #include "../../core/luxy.h"
@@ -57,8 +58,9 @@ static void start(int *client, int *backend, const char *to_backend, const char 
     struct transport tc, tb;
     transport_tcp(&tc, c[1]);
     transport_tcp(&tb, b[1]);
-    tunnel_start(&w, tc, tb, to_backend, strlen(to_backend), to_client, strlen(to_client),
-                 "test \"CONNECT x:1 HTTP/1.1\" 200", ev_now(w.loop));
+    struct access_entry e = { .method = SLICE_LIT("CONNECT"), .target = SLICE_LIT("x:1"), .status = 200,
+                              .tunnel = true };
+    tunnel_start(&w, tc, tb, to_backend, strlen(to_backend), to_client, strlen(to_client), &e, ev_now(w.loop));
     *client = c[0];
     *backend = b[0];
 }
