@@ -47,6 +47,7 @@ struct listener_config {
     bool hide_backend;          /* reverse: backend software and addresses stay hidden */
     char *server_header;        /* reverse, hide_backend: the Server clients see, or NULL: none */
     char *request_id;           /* the field carrying request ids ("X-Request-Id"), or NULL: no ids */
+    size_t request_id_len;      /* its length */
     bool cache;                 /* use the store, when there is one */
     int backlog;
     unsigned keepalive;         /* forward: idle connections kept per origin and worker */

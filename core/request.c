@@ -138,10 +138,18 @@ static void request_log(struct request *r)
 
 /* ---- request ids ---- */
 
-static struct slice request_id_field(const struct request *r)
+struct slice request_id_field(const struct request *r)
 {
-    const char *f = r->conn->lc->request_id;
-    return slice_make(f, strlen(f));
+    const struct listener_config *lc = r->conn->lc;
+    return slice_make(lc->request_id, lc->request_id_len);
+}
+
+bool request_id_sent(const struct request *r)
+{
+    /* elite hides that a proxy is involved, from origins and clients:
+     * there the id stays in luxy (logs, req.id) */
+    return r->conn->lc->request_id && r->request_id.len &&
+           !(r->conn->lc->mode == MODE_FORWARD && r->anon_level == ANON_ELITE);
 }
 
 static void new_request_id(struct request *r)
@@ -151,21 +159,31 @@ static void new_request_id(struct request *r)
     r->request_id = slice_make(p, REQUEST_ID_LEN);
 }
 
+/* r's fields toward the backend carry its id and nothing else in the id's
+ * field: a client's own value there is dropped (replaced). */
+static void put_request_id(struct request *r)
+{
+    struct headers *h = &r->head.headers;
+    struct slice name = request_id_field(r);
+    int i = headers_find_quick(h, name);
+    if (i >= 0)
+        headers_del(h, name);
+    if (request_id_sent(r))
+        headers_add(h, &r->arena, name, r->request_id);
+}
+
 /* The listener gives ids: a trusted peer's when it is a sane token, else
- * a new one; the backend gets it in the listener's field, and whatever an
- * untrusted client sent there is replaced. */
+ * a new one. */
 static void assign_request_id(struct request *r, bool peer_trusted)
 {
-    struct slice name = request_id_field(r);
-    struct headers *h = &r->head.headers;
     if (peer_trusted) {
-        struct slice v = slice_trim(headers_get(h, name));
+        struct slice v = slice_trim(headers_get(&r->head.headers, request_id_field(r)));
         if (v.ptr && request_id_valid(v))
             r->request_id = v;
     }
     if (r->request_id.len == 0)
         new_request_id(r);
-    headers_set(h, &r->arena, name, r->request_id);
+    put_request_id(r);
 }
 
 /* ---- ending ---- */
@@ -295,10 +313,11 @@ void request_respond(struct request *r, unsigned status, struct slice body)
         headers_add(h, &r->arena, H_DATE, http_date(ev_now(r->w->loop)));
     if (body.len && headers_find(h, H_CONTENT_TYPE, 0) < 0)
         headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
-    if (c->lc->request_id) { /* a script's own value (req:respond) stays */
+    if (c->lc->request_id) {
         if (r->request_id.len == 0)
             new_request_id(r); /* answered before the head's fields were looked at */
-        if (headers_find(h, request_id_field(r), 0) < 0)
+        /* a script's own value (req:respond) stays */
+        if (request_id_sent(r) && headers_find_quick(h, request_id_field(r)) < 0)
             headers_add(h, &r->arena, request_id_field(r), r->request_id);
     }
     /* only for a request that was read: a head that could not be parsed has
@@ -525,8 +544,8 @@ void request_set_anonymity(struct request *r, enum anonymity_level level)
     r->head.headers = headers_copy(&r->client_fields, &r->arena);
     r->anon_level = level;
     anonymize(r);
-    if (r->request_id.len) /* the id goes out whatever the level (the listener asked for it) */
-        headers_set(&r->head.headers, &r->arena, request_id_field(r), r->request_id);
+    if (r->conn->lc->request_id) /* the rules ran on the client's fields again */
+        put_request_id(r);
 }
 
 /* The client behind trusted proxies, from their fields. */

@@ -203,6 +203,12 @@ void request_response_complete(struct request *r);
  * then the cache or the proxy. */
 void request_policy(struct request *r);
 
+/* The field r's listener carries ids in (its request_id must be set). */
+struct slice request_id_field(const struct request *r);
+/* Does r's id go to the next hop and back to the client? (The listener
+ * gives ids, and r is not at anonymity level elite.) */
+bool request_id_sent(const struct request *r);
+
 /* The access log's entry for r as it stands now; its slices point into r
  * and into peer (the backend's address is formatted there). */
 void request_log_entry(const struct request *r, struct access_entry *e, char peer[ADDR_STRLEN]);

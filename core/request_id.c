@@ -1,49 +1,90 @@
-/* request_id.c - see request_id.h. */
+/* request_id.c - see request_id.h. An id costs a 16-byte copy out of the
+ * thread's pool and a branch-free hex conversion: it is made for every
+ * request of a reverse listener. */
 #include "request_id.h"
 
+#include <errno.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "siphash.h"
 
-struct id_state {
-    bool seeded;
+#define ID_BYTES (REQUEST_ID_LEN / 2)
+#define POOL_BYTES 4096
+
+struct id_pool {
+    size_t used;                /* bytes of pool handed out; POOL_BYTES: empty */
+    uint8_t pool[POOL_BYTES];
+    /* the fallback when getrandom() fails (it should not on Linux >= 3.17):
+     * SipHash of a counter under a key from the clock, still unique */
+    bool keyed;
     uint8_t key[SIPHASH_KEY_LEN];
     uint64_t counter;
 };
 
-static _Thread_local struct id_state ids;
+static _Thread_local struct id_pool ids = { .used = POOL_BYTES };
 
-static void seed(struct id_state *s)
+static void fill_fallback(struct id_pool *s)
 {
-    if (getrandom(s->key, sizeof(s->key), 0) != (ssize_t)sizeof(s->key)) {
-        /* no entropy (should not happen on Linux >= 3.17): ids stay unique
-         * (the counter), only easier to guess */
+    if (!s->keyed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t mix[2] = { (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20), (uint64_t)getpid() ^ (uintptr_t)s };
         memcpy(s->key, mix, sizeof(s->key));
+        s->keyed = true;
     }
-    s->seeded = true;
+    for (size_t i = 0; i < POOL_BYTES; i += SIPHASH_TAG_LEN) {
+        struct siphash h;
+        uint64_t n = ++s->counter;
+        siphash_init(&h, s->key);
+        siphash_update(&h, &n, sizeof(n));
+        siphash_final(&h, s->pool + i);
+    }
+}
+
+static void refill(struct id_pool *s)
+{
+    size_t got = 0;
+    while (got < POOL_BYTES) {
+        ssize_t n = getrandom(s->pool + got, POOL_BYTES - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n == -1 && errno == EINTR)
+            continue;
+        else
+            break;
+    }
+    if (got < POOL_BYTES)
+        fill_fallback(s);
+    s->used = 0;
+}
+
+/* Eight random bytes as 16 hex digits. Which digit comes from which
+ * nibble does not matter (the bits are random), so the nibbles are taken
+ * as they lie: low ones, then high ones, each byte lane at once. */
+static inline void hex16(char *out, uint64_t x)
+{
+    const uint64_t nib = 0x0f0f0f0f0f0f0f0full, ones = 0x0101010101010101ull;
+    uint64_t v[2] = { x & nib, (x >> 4) & nib };
+    for (int i = 0; i < 2; i++) {
+        uint64_t letter = ((v[i] + 6 * ones) >> 4) & ones; /* 1 in the lanes holding 10..15 */
+        uint64_t digits = v[i] + 0x30 * ones + letter * ('a' - '0' - 10);
+        memcpy(out + 8 * i, &digits, 8);
+    }
 }
 
 void request_id_make(char out[REQUEST_ID_LEN])
 {
-    static const char hex[] = "0123456789abcdef";
-    struct id_state *s = &ids;
-    if (unlikely(!s->seeded))
-        seed(s);
-    uint64_t n = ++s->counter;
-    struct siphash h;
-    uint8_t tag[SIPHASH_TAG_LEN];
-    siphash_init(&h, s->key);
-    siphash_update(&h, &n, sizeof(n));
-    siphash_final(&h, tag);
-    for (int i = 0; i < SIPHASH_TAG_LEN; i++) {
-        out[2 * i] = hex[tag[i] >> 4];
-        out[2 * i + 1] = hex[tag[i] & 15];
-    }
+    struct id_pool *s = &ids;
+    if (unlikely(s->used == POOL_BYTES))
+        refill(s);
+    uint64_t w[2];
+    memcpy(w, s->pool + s->used, ID_BYTES);
+    s->used += ID_BYTES;
+    hex16(out, w[0]);
+    hex16(out + 16, w[1]);
 }
 
 bool request_id_valid(struct slice s)

@@ -78,8 +78,12 @@ bool response_policy(struct request *r)
             headers_set(h, &r->arena, slice_make(cc->status_header, strlen(cc->status_header)),
                         slice_make(r->cache_status, strlen(r->cache_status)));
     }
-    if (lc->request_id && r->request_id.len) /* the client gets the id its request had */
-        headers_set(h, &r->arena, slice_make(lc->request_id, strlen(lc->request_id)), r->request_id);
+    if (request_id_sent(r)) { /* the client gets the id its request had, not the backend's */
+        struct slice name = request_id_field(r);
+        if (headers_find_quick(h, name) >= 0)
+            headers_del(h, name);
+        headers_add(h, &r->arena, name, r->request_id);
+    }
     if (hooks_defined(r->gen->vm, HOOK_ON_RESPONSE) && !r->response_hooked) {
         r->response_hooked = true;
         if (hooks_on_response(r->gen->vm, r) != HOOK_OK) {

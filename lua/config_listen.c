@@ -162,10 +162,10 @@ static void parse_forward(lua_State *L, struct listener_config *l, const char *w
             if (given(L, *k))
                 luaL_error(L, "%s: '%s' needs an anonymity level (with anonymity = false a script decides)", what, *k);
     }
-    if (a->level == ANON_ELITE) {
-        a->user_agent = opt_field_value(L, what, "user_agent", ANON_DEFAULT_USER_AGENT);
-        a->accept_language = opt_field_value(L, what, "accept_language", ANON_DEFAULT_ACCEPT_LANGUAGE);
-    }
+    /* the defaults for every level: a script may set req.anonymity = "elite"
+     * on a request of any forward listener (only elite ones take options) */
+    a->user_agent = opt_field_value(L, what, "user_agent", ANON_DEFAULT_USER_AGENT);
+    a->accept_language = opt_field_value(L, what, "accept_language", ANON_DEFAULT_ACCEPT_LANGUAGE);
     char *cookies = opt_string(L, 1, what, "cookies", "pass");
     a->cookies = strcmp(cookies, "strip") == 0 ? COOKIES_STRIP
                  : strcmp(cookies, "third_party") == 0 ? COOKIES_THIRD_PARTY : COOKIES_PASS;
@@ -225,11 +225,12 @@ static void parse_reverse(lua_State *L, struct listener_config *l, const char *w
 /* request_id = "X-Request-Id" (the field), true (that one) or false
  * (none). By default reverse listeners give every request an id and
  * forward ones do not: an id sent to origins would tell them a proxy is
- * involved (docs/anonymity.md). */
+ * involved (docs/anonymity.md), and elite refuses one. */
 static void parse_request_id(lua_State *L, struct listener_config *l, const char *what)
 {
     if (!opt_field(L, 1, "request_id")) {
         l->request_id = l->mode == MODE_REVERSE ? xstrdup("X-Request-Id") : NULL;
+        l->request_id_len = l->request_id ? strlen(l->request_id) : 0;
         return;
     }
     /* fields the core itself decides: an id in them would break messages */
@@ -249,7 +250,11 @@ static void parse_request_id(lua_State *L, struct listener_config *l, const char
     } else {
         luaL_error(L, "%s: request_id must be a field name such as \"X-Request-Id\", true or false", what);
     }
+    l->request_id_len = l->request_id ? strlen(l->request_id) : 0;
     lua_pop(L, 1);
+    if (l->request_id && l->mode == MODE_FORWARD && l->anon.level == ANON_ELITE)
+        luaL_error(L, "%s: request_id means nothing with anonymity = \"elite\" (an id would show a proxy "
+                      "is involved)", what);
 }
 
 static void set_default_allow_loopback(struct listener_config *l)

@@ -205,6 +205,20 @@ static void test_request_ids(void)
             hex = hex && ((ids[i][k] >= '0' && ids[i][k] <= '9') || (ids[i][k] >= 'a' && ids[i][k] <= 'f'));
     }
     ok(hex, "ids are lower-case hex");
+    /* every digit equally likely in every position: 20000 ids give each
+     * (position, digit) pair 1250 draws on average; a broken conversion
+     * (a digit never made, a position stuck) is far outside 900..1600 */
+    int count[REQUEST_ID_LEN][16] = { { 0 } };
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < REQUEST_ID_LEN; k++) {
+            char d = ids[i][k];
+            count[k][d <= '9' ? d - '0' : d - 'a' + 10]++;
+        }
+    int lo = N, hi = 0;
+    for (int k = 0; k < REQUEST_ID_LEN; k++)
+        for (int d = 0; d < 16; d++)
+            lo = count[k][d] < lo ? count[k][d] : lo, hi = count[k][d] > hi ? count[k][d] : hi;
+    ok(lo > 900 && hi < 1600, "digits are uniform in every position (%d..%d of 1250 expected)", lo, hi);
     int same = 0;
     qsort(ids, N, REQUEST_ID_LEN, by_bytes);
     for (int i = 1; i < N; i++)
