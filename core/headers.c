@@ -76,8 +76,12 @@ struct slice headers_get(const struct headers *h, struct slice name)
 
 unsigned headers_del(struct headers *h, struct slice name)
 {
-    unsigned kept = 0, removed = 0;
-    for (unsigned i = 0; i < h->n; i++) {
+    /* most calls find nothing: move fields only from the first match on */
+    int first = headers_find_quick(h, name);
+    if (first < 0)
+        return 0;
+    unsigned kept = (unsigned)first, removed = 1;
+    for (unsigned i = kept + 1; i < h->n; i++) {
         if (slice_caseeq(h->v[i].name, name.ptr, name.len))
             removed++;
         else

@@ -39,7 +39,7 @@ enum log_level log_current_level = LL_INFO;
 static struct stream streams[STREAMS_MAX] = { { 2, 0, NULL, NULL, 0, 0, ACCESS_LUXY } };
 static unsigned nstreams = 1;
 #define error_stream (streams[0])
-static unsigned access_formats; /* written before the workers start, read by them */
+unsigned log_formats_in_use; /* written before the workers start, read by them */
 static size_t pending_total;    /* bytes pending in every stream */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -121,7 +121,7 @@ int log_open(const char *error_dest, const struct access_log_config *access, uns
     memcpy(streams, fresh, sizeof(fresh));
     nstreams = n;
     pending_total = 0;
-    access_formats = formats;
+    log_formats_in_use = formats;
     log_current_level = level;
     pthread_mutex_unlock(&lock);
     return 0;
@@ -254,11 +254,6 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     log_vmsg(lvl, fmt, ap);
     va_end(ap);
-}
-
-unsigned log_access_formats(void)
-{
-    return access_formats;
 }
 
 void log_access_line(enum access_format f, const char *line, size_t len)

@@ -49,7 +49,11 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 /* The formats the access logs use, a bit per enum access_format
  * (ACCESS_BIT); 0 when there is no access log: callers skip formatting.
  * Set by log_open, before the workers start. */
-unsigned log_access_formats(void);
+extern unsigned log_formats_in_use;
+static inline unsigned log_access_formats(void)
+{
+    return log_formats_in_use;
+}
 static inline int log_access_enabled(void)
 {
     return log_access_formats() != 0;

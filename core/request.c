@@ -144,19 +144,16 @@ struct slice request_id_field(const struct request *r)
     return slice_make(lc->request_id, lc->request_id_len);
 }
 
-bool request_id_sent(const struct request *r)
-{
-    /* elite hides that a proxy is involved, from origins and clients:
-     * there the id stays in luxy (logs, req.id) */
-    return r->conn->lc->request_id && r->request_id.len &&
-           !(r->conn->lc->mode == MODE_FORWARD && r->anon_level == ANON_ELITE);
-}
-
+/* The listener gives ids: r gets a new one. It goes to the next hop and
+ * back to the client unless r is at anonymity elite, which hides that a
+ * proxy is involved, from origins and clients: there the id stays in luxy
+ * (logs, req.id). */
 static void new_request_id(struct request *r)
 {
     char *p = arena_alloc(&r->arena, REQUEST_ID_LEN);
     request_id_make(p);
     r->request_id = slice_make(p, REQUEST_ID_LEN);
+    r->id_sent = r->anon_level != ANON_ELITE;
 }
 
 /* r's fields toward the backend carry its id and nothing else in the id's
@@ -165,10 +162,10 @@ static void put_request_id(struct request *r)
 {
     struct headers *h = &r->head.headers;
     struct slice name = request_id_field(r);
-    int i = headers_find_quick(h, name);
-    if (i >= 0)
+    if (headers_find_quick(h, name) >= 0)
         headers_del(h, name);
-    if (request_id_sent(r))
+    r->id_sent = r->anon_level != ANON_ELITE;
+    if (r->id_sent)
         headers_add(h, &r->arena, name, r->request_id);
 }
 
@@ -317,7 +314,7 @@ void request_respond(struct request *r, unsigned status, struct slice body)
         if (r->request_id.len == 0)
             new_request_id(r); /* answered before the head's fields were looked at */
         /* a script's own value (req:respond) stays */
-        if (request_id_sent(r) && headers_find_quick(h, request_id_field(r)) < 0)
+        if (r->id_sent && headers_find_quick(h, request_id_field(r)) < 0)
             headers_add(h, &r->arena, request_id_field(r), r->request_id);
     }
     /* only for a request that was read: a head that could not be parsed has

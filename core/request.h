@@ -80,6 +80,7 @@ struct request {
     struct authcheck_ticket *auth_ticket; /* a password check in flight */
     bool third_party;           /* forward: another site's page asked for it */
     struct slice request_id;    /* its id (req.id, X-Request-Id); empty: the listener gives none */
+    bool id_sent;               /* ... and it goes to the next hop and back (not at anonymity elite) */
     struct slice log_user_agent, log_referer; /* as the client sent them, for the access logs that show them */
 
     /* the backend */
@@ -205,9 +206,6 @@ void request_policy(struct request *r);
 
 /* The field r's listener carries ids in (its request_id must be set). */
 struct slice request_id_field(const struct request *r);
-/* Does r's id go to the next hop and back to the client? (The listener
- * gives ids, and r is not at anonymity level elite.) */
-bool request_id_sent(const struct request *r);
 
 /* The access log's entry for r as it stands now; its slices point into r
  * and into peer (the backend's address is formatted there). */

@@ -64,15 +64,20 @@ static void refill(struct id_pool *s)
 /* Eight random bytes as 16 hex digits. Which digit comes from which
  * nibble does not matter (the bits are random), so the nibbles are taken
  * as they lie: low ones, then high ones, each byte lane at once. */
+#define ONES 0x0101010101010101ull
+
+/* Eight nibbles (0..15, one a byte) as hex digits, all lanes at once. */
+static inline uint64_t hex8(uint64_t v)
+{
+    uint64_t letter = ((v + 6 * ONES) >> 4) & ONES; /* 1 in the lanes holding 10..15 */
+    return v + 0x30 * ONES + letter * ('a' - '0' - 10);
+}
+
 static inline void hex16(char *out, uint64_t x)
 {
-    const uint64_t nib = 0x0f0f0f0f0f0f0f0full, ones = 0x0101010101010101ull;
-    uint64_t v[2] = { x & nib, (x >> 4) & nib };
-    for (int i = 0; i < 2; i++) {
-        uint64_t letter = ((v[i] + 6 * ones) >> 4) & ones; /* 1 in the lanes holding 10..15 */
-        uint64_t digits = v[i] + 0x30 * ones + letter * ('a' - '0' - 10);
-        memcpy(out + 8 * i, &digits, 8);
-    }
+    uint64_t lo = hex8(x & 0x0f * ONES), hi = hex8((x >> 4) & 0x0f * ONES);
+    memcpy(out, &lo, 8);
+    memcpy(out + 8, &hi, 8);
 }
 
 void request_id_make(char out[REQUEST_ID_LEN])

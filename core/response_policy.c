@@ -78,7 +78,7 @@ bool response_policy(struct request *r)
             headers_set(h, &r->arena, slice_make(cc->status_header, strlen(cc->status_header)),
                         slice_make(r->cache_status, strlen(r->cache_status)));
     }
-    if (request_id_sent(r)) { /* the client gets the id its request had, not the backend's */
+    if (r->id_sent) { /* the client gets the id its request had, not the backend's */
         struct slice name = request_id_field(r);
         if (headers_find_quick(h, name) >= 0)
             headers_del(h, name);
