@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!ready) {
         char err[64];
-        log_open("/dev/null", NULL, LL_ERROR, err, sizeof(err));
+        log_open("/dev/null", NULL, 0, LL_ERROR, err, sizeof(err));
         if (lua_diff_init(&diff, 200000) != 0)
             abort();
         ready = 1;
