@@ -254,6 +254,14 @@ def test_several_logs_at_once(env, tmp_path):
     assert len(set(ids)) == 5
 
 
+def test_access_format_alone_is_json_on_stdout(env, tmp_path):
+    b, lx = reverse(env, tmp_path, 'nil, access_format = "json"')
+    r = env.client(lx.port).roundtrip("GET", "/std")
+    line = wait_for(lambda: (lambda ls: ls[0] if ls else None)(lx.access_lines()), what="a line on stdout")
+    e = json.loads(line)
+    assert e["target"] == "/std" and e["status"] == 200 and e["request_id"] == r.header("X-Request-Id"), e
+
+
 def test_log_configuration_errors(env, tmp_path):
     port = free_port()
 
