@@ -158,6 +158,22 @@ end
     assert inside.header("Via") == "1.1 luxy"
 
 
+def test_a_script_may_raise_any_listener_to_elite(env):
+    # an anonymous (or off) listener has elite's defaults too: a request a
+    # script raises to elite gets them (this crashed the worker once)
+    b = env.backend()
+    for level in ('', ', anonymity = false'):
+        lx = env.luxy(forward(level) + 'function on_request(req) req.anonymity = "elite" end\n')
+        c = Client(lx.port)
+        r = c.roundtrip("GET", "http://127.0.0.1:%d/up" % b.port,
+                        headers=[("User-Agent", "Real/1.0"), ("Accept-Language", "ko-KR")])
+        assert r.status == 200, r
+        seen = b.last()
+        assert seen.header("User-Agent") == UA and seen.header("Accept-Language") == "en-US,en;q=0.9", seen
+        assert seen.header("Via") is None
+        assert c.roundtrip("GET", "http://127.0.0.1:%d/again" % b.port).status == 200
+
+
 def test_bad_levels_are_refused_at_load(env, tmp_path):
     from luxyharness import run_check
     cases = [
