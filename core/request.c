@@ -162,7 +162,8 @@ static void put_request_id(struct request *r)
 {
     struct headers *h = &r->head.headers;
     struct slice name = request_id_field(r);
-    headers_del(h, name);
+    if (headers_find_quick(h, name) >= 0) /* inline: the usual answer is no, without a call */
+        headers_del(h, name);
     r->id_sent = r->anon_level != ANON_ELITE;
     if (r->id_sent)
         headers_add(h, &r->arena, name, r->request_id);

@@ -80,7 +80,8 @@ bool response_policy(struct request *r)
     }
     if (r->id_sent) { /* the client gets the id its request had, not the backend's */
         struct slice name = request_id_field(r);
-        headers_del(h, name);
+        if (headers_find_quick(h, name) >= 0) /* inline: the usual answer is no, without a call */
+            headers_del(h, name);
         headers_add(h, &r->arena, name, r->request_id);
     }
     if (hooks_defined(r->gen->vm, HOOK_ON_RESPONSE) && !r->response_hooked) {
