@@ -182,6 +182,7 @@ static bool on_head(struct fetch *f, void *sink, const struct http_head *resp)
         fl->trigger->t_connect = t.connect;
         fl->trigger->t_connected = t.connected;
         fl->trigger->t_first_byte = t.first_byte;
+        fl->trigger->timed_by_fetch = true; /* for its log line: the fetch counted it in metrics */
         fl->trigger->peer = *fetch_peer_addr(f);
     }
     struct headers fields = deep_copy(&resp->headers, &fl->arena);

@@ -250,7 +250,7 @@ void metrics_request_end(const struct request *r, bool client_gone)
         metric_add(&wm->retries, (r->attempts > 1 ? r->attempts - 1 : 0) + (r->retried_fresh ? 1 : 0));
     if (unlikely(r->error || r->error_text))
         metric_add(&wm->errors[error_kind(r, client_gone)], 1);
-    if (r->t_first_byte > 0)
+    if (r->t_first_byte > 0 && !r->timed_by_fetch)
         metrics_response_time(wm, r->up ? r->up->m : NULL, r->backend ? r->backend->m : NULL,
                               r->t_first_byte - r->t_connect);
     if (r->cache_status)

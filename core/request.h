@@ -129,6 +129,7 @@ struct request {
     ev_tstamp t_connect;        /* the last attempt began connecting (or took a pooled connection) */
     ev_tstamp t_connected;      /* ... and was connected */
     ev_tstamp t_first_byte;     /* the backend's first response byte */
+    bool timed_by_fetch;        /* those are a cache fill's (counted by the fetch) */
 
     /* accounting */
     unsigned status;            /* sent to the client */
