@@ -95,6 +95,10 @@ static void free_listener(struct listener_config *l)
 static void free_upstream(struct upstream_config *u)
 {
     free(u->proxy_authorization);
+    free(u->health.path);
+    free(u->health.host);
+    free(u->hash);
+    free(u->sticky);
     for (unsigned i = 0; i < u->nservers; i++) {
         free(u->servers[i].spec);
         free(u->servers[i].host);

@@ -19,6 +19,7 @@
 enum listen_mode { MODE_REVERSE, MODE_FORWARD, MODE_ADMIN };
 
 struct metrics_block;
+struct server_state;
 
 /* forward: Proxy-Authorization: Basic required (auth = { users =, realm = }) */
 struct proxy_auth_config {
@@ -63,6 +64,32 @@ struct server_config {
     unsigned weight;
     struct resolved addrs;      /* resolved at load, port set */
     struct metrics_block *stats; /* its counters (metrics.h), bound by the running server */
+    struct server_state *state;  /* its live state (server_state.h), bound with stats */
+};
+
+/* Active health checks (health.c): path NULL means none. */
+struct health_config {
+    char *path;                 /* "/healthz" */
+    char *host;                 /* Host sent, NULL: the server's spec */
+    double interval, timeout;   /* seconds */
+    unsigned rise, fall;        /* passes to come up, failures to go down */
+    unsigned expect_lo, expect_hi; /* statuses that pass: "2xx" is 200..299 */
+};
+
+/* Passive outlier detection (server_state.c). */
+struct outlier_config {
+    unsigned consecutive;       /* failures in a row that eject; 0: off */
+    double error_rate;          /* share of failures over the window that ejects; 0: off */
+    unsigned min_requests;      /* in the window before error_rate counts */
+    double eject, max_eject;    /* seconds: the first ejection, the longest */
+    double max_share;           /* of a group's servers ejected at once */
+};
+
+/* Retries after the first attempt (proxy.c, retry_budget.c). */
+struct retry_config {
+    double budget;              /* retries at most this share of requests... */
+    unsigned min_per_second;    /* ...plus this many per second */
+    double timeout;             /* no new attempt this long after the request began; 0: none */
 };
 
 struct upstream_config {
@@ -75,6 +102,13 @@ struct upstream_config {
     unsigned keepalive;         /* idle connections kept per server and worker */
     bool parent;                /* a parent proxy group (parent "name" { }), not an upstream */
     char *proxy_authorization;  /* parent: "Basic ..." sent to it, or NULL */
+    struct health_config health;
+    struct outlier_config outlier;
+    struct retry_config retry;
+    double slow_start;          /* seconds a returning server ramps its weight over; 0: none */
+    char *hash;                 /* chash key: "uri", "ip", "header:X", "cookie:X", or NULL */
+    double hash_balance;        /* chash_bounded: a server takes at most this times the average */
+    char *sticky;               /* the cookie that pins a client to a server, or NULL */
     struct metrics_block *stats; /* its counters (metrics.h), bound by the running server */
     int line;                   /* where it is declared, for messages */
 };

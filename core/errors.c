@@ -27,6 +27,7 @@ const struct proxy_error err_purge_denied = { 403, "PURGE is not allowed from th
 const struct proxy_error err_destination_denied = { 403, "the destination is not allowed", "destination_denied" };
 const struct proxy_error err_parent_refused = { 502, "the parent proxy refused the request", "parent_refused" };
 const struct proxy_error err_auth_busy = { 503, "too many proxy logins are being checked", "auth_busy" };
+const struct proxy_error err_all_down = { 503, "no server of the upstream is available", "all_down" };
 
 const struct proxy_error *const proxy_errors[PROXY_ERROR_COUNT] = {
     &err_connect_refused,
@@ -54,6 +55,7 @@ const struct proxy_error *const proxy_errors[PROXY_ERROR_COUNT] = {
     &err_destination_denied,
     &err_parent_refused,
     &err_auth_busy,
+    &err_all_down,
 };
 
 int proxy_error_index(const struct proxy_error *e)

@@ -17,10 +17,10 @@ extern const struct proxy_error err_connect_refused, err_connect_timeout, err_co
     err_resolve_failed, err_no_backend, err_loop, err_hook, err_unknown_upstream,
     err_client_gone, err_body_too_large, err_client_timeout, err_no_route,
     err_no_upstream, err_bad_request_body, err_not_cached, err_purge_denied, err_destination_denied,
-    err_parent_refused, err_auth_busy;
+    err_parent_refused, err_auth_busy, err_all_down;
 
 /* Every one of them, in the order above (a new error goes in both). */
-#define PROXY_ERROR_COUNT 25
+#define PROXY_ERROR_COUNT 26
 extern const struct proxy_error *const proxy_errors[PROXY_ERROR_COUNT];
 
 /* e's position in proxy_errors, or -1. */

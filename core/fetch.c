@@ -156,7 +156,10 @@ void fetch_cancel(struct fetch *f)
 static void attempt_failed(struct fetch *f, const struct proxy_error *err)
 {
     char peer[64];
-    log_warn("%s %s: %s (cache fetch)", f->t.up ? "upstream" : "origin", fetch_peer(f, peer), err->text);
+    if (f->t.quiet)
+        log_debug("%s %s: %s (health check)", f->t.up ? "upstream" : "origin", fetch_peer(f, peer), err->text);
+    else
+        log_warn("%s %s: %s (cache fetch)", f->t.up ? "upstream" : "origin", fetch_peer(f, peer), err->text);
     if (f->uc) {
         upconn_close(f->uc);
         f->uc = NULL;
@@ -203,7 +206,7 @@ static void next_attempt(struct fetch *f)
         f->peer = f->t.addrs.addr[f->addr_next++];
     } else {
         int i = f->attempts == 0 && f->t.backend >= 0 ? f->t.backend
-                                                       : lb_pick(f->t.up->lb, f->t.up, &f->t.tried);
+                                                       : lb_pick_simple(f->t.up->lb, f->t.up, &f->t.tried);
         if (i < 0) {
             finish(f, f->last_error ? f->last_error : &err_no_backend);
             return;

@@ -45,6 +45,8 @@ struct fetch_target {
     struct resolved addrs;          /* or an origin's addresses (port set) */
     unsigned tries;                 /* connection attempts in all */
     unsigned keepalive;             /* idle connections kept per address afterwards */
+    bool quiet;                     /* failures logged at debug level (health probes:
+                                       the state change is what is logged) */
 };
 
 /* Starts sending head[0..len) (copied) for method (HEAD: no body comes).

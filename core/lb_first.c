@@ -4,12 +4,12 @@
 #include "lb.h"
 #include "upstream.h"
 
-static int first_pick(struct upstream *up, const struct lb_tried *tried, bool any_health)
+static int first_pick(struct upstream *up, const struct lb_query *q)
 {
     for (unsigned i = 0; i < up->n; i++)
-        if (lb_candidate(up, i, tried, any_health))
+        if (lb_candidate(up, i, q))
             return (int)i;
     return -1;
 }
 
-const struct lb_ops lb_first = { "first", first_pick };
+const struct lb_ops lb_first = { .name = "first", .pick = first_pick };

@@ -1,27 +1,22 @@
-/* lb_random.c - weighted random choice: no shared state at all, which makes
- * it the strategy that behaves the same whatever the number of workers. */
-#include <stdlib.h>
-
+/* lb_random.c - weighted random choice: no state of its own at all, which
+ * makes it the strategy that behaves the same whatever the number of
+ * workers. */
 #include "lb.h"
 #include "upstream.h"
 
-static _Thread_local unsigned seed;
-
-static int random_pick(struct upstream *up, const struct lb_tried *tried, bool any_health)
+static int random_pick(struct upstream *up, const struct lb_query *q)
 {
     unsigned total = 0;
     for (unsigned i = 0; i < up->n; i++)
-        if (lb_candidate(up, i, tried, any_health))
-            total += up->backends[i].cfg->weight;
+        if (lb_candidate(up, i, q))
+            total += lb_weight(up, i, q);
     if (total == 0)
         return -1;
-    if (seed == 0)
-        seed = (unsigned)(uintptr_t)&seed ^ (unsigned)rand();
-    unsigned r = (unsigned)rand_r(&seed) % total;
+    unsigned r = lb_random32() % total;
     for (unsigned i = 0; i < up->n; i++) {
-        if (!lb_candidate(up, i, tried, any_health))
+        if (!lb_candidate(up, i, q))
             continue;
-        unsigned wt = up->backends[i].cfg->weight;
+        unsigned wt = lb_weight(up, i, q);
         if (r < wt)
             return (int)i;
         r -= wt;
@@ -29,4 +24,4 @@ static int random_pick(struct upstream *up, const struct lb_tried *tried, bool a
     return -1;
 }
 
-const struct lb_ops lb_random = { "random", random_pick };
+const struct lb_ops lb_random = { .name = "random", .pick = random_pick };

@@ -163,6 +163,11 @@ void metrics_bind(struct metrics *m, struct config *cfg, const struct config *pr
         for (unsigned s = 0; s < u->nservers; s++) {
             const struct server_config *was = old ? nth_server(old, u->servers[s].spec, occurrence(u, s)) : NULL;
             u->servers[s].stats = was && was->stats ? block_hold(was->stats) : block_new(MB_SERVER, m->nworkers);
+            /* the live state goes with the same identity; a new weight in the file wins */
+            u->servers[s].state = was && was->state ? server_state_hold(was->state)
+                                                    : server_state_new(u->servers[s].weight);
+            if (was && was->state && was->weight != u->servers[s].weight)
+                server_set_weight(u->servers[s].state, u->servers[s].weight);
         }
     }
 }
@@ -180,6 +185,8 @@ void metrics_unbind(struct config *cfg)
         for (unsigned s = 0; s < u->nservers; s++) {
             block_release(u->servers[s].stats);
             u->servers[s].stats = NULL;
+            server_state_release(u->servers[s].state);
+            u->servers[s].state = NULL;
         }
     }
 }

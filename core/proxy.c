@@ -12,6 +12,8 @@
  * thing it does with r. */
 #include "proxy.h"
 #include "response_policy.h"
+#include "retry_budget.h"
+#include "lb_request.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -204,6 +206,33 @@ void proxy_start(struct request *r)
     }
 }
 
+/* May r try again (attempt 2 and later)? Within the upstream's time and
+ * retry budgets. */
+static bool retry_allowed(struct request *r, struct upstream *up, uint64_t now_ms)
+{
+    const struct retry_config *rc = &up->cfg->retry;
+    if (rc->timeout > 0 && ev_now(r->w->loop) - r->started > rc->timeout) {
+        log_warn("upstream %s: no retry: %.1fs since the request began (retry.timeout)", up->cfg->name,
+                 ev_now(r->w->loop) - r->started);
+        return false;
+    }
+    if (!retry_budget_take(&up->budget, rc, now_ms)) {
+        log_warn("upstream %s: no retry: the retry budget is spent (%.0f%% of requests + %u/s)", up->cfg->name,
+                 rc->budget * 100, rc->min_per_second);
+        return false;
+    }
+    return true; /* counted in luxy_retries_total at the end (attempts - 1) */
+}
+
+/* No server of up may be picked (down, ejected or drained): a quick 503
+ * that says when to come back, never a wait. */
+static const struct proxy_error *all_down(struct request *r, struct upstream *up)
+{
+    (void)r;
+    log_warn("upstream %s: no server available (every one is down, ejected or drained)", up->cfg->name);
+    return &err_all_down; /* with Retry-After, as every 503 of luxy's */
+}
+
 /* Picks the next backend (upstream) or address (origin) and connects. */
 static void next_attempt(struct request *r)
 {
@@ -228,6 +257,14 @@ static void next_attempt(struct request *r)
         request_fail(r, last);
         return;
     }
+    uint64_t now_ms = server_now_ms();
+    if (r->attempts == 0) {
+        retry_budget_request(&up->budget, now_ms);
+    } else if (!retry_allowed(r, up, now_ms)) {
+        request_fail(r, last);
+        return;
+    }
+    struct lb_query q = { .tried = &r->tried, .now_ms = now_ms };
     int i = -1;
     int rc = HOOK_SKIPPED;
     if (hooks_defined(r->gen->vm, HOOK_SELECT_BACKEND))
@@ -236,16 +273,24 @@ static void next_attempt(struct request *r)
         request_fail(r, &err_hook);
         return;
     }
-    if (rc == HOOK_OK && i >= 0 && lb_is_tried(&r->tried, (unsigned)i)) {
-        /* a script that does not look at b.tried picks the failed one
-         * again on a retry: the upstream's own strategy chooses instead */
-        log_debug("select_backend chose backend %d again on a retry; using %s", i + 1, up->lb->name);
+    if (rc == HOOK_OK && i >= 0 && (lb_is_tried(&r->tried, (unsigned)i) || !lb_candidate(up, (unsigned)i, &q))) {
+        /* a script that does not look at b.tried or b.state picks a failed
+         * or drained one: the upstream's own strategy chooses instead */
+        log_debug("select_backend chose backend %d, which is %s; using %s", i + 1,
+                  lb_is_tried(&r->tried, (unsigned)i) ? "tried already" : "not available", up->lb->name);
         rc = HOOK_SKIPPED;
     }
-    if (rc == HOOK_SKIPPED)
-        i = lb_pick(up->lb, up, &r->tried);
+    if (rc == HOOK_SKIPPED) {
+        i = up->cfg->sticky ? sticky_pick(r, up, &q) : -1;
+        if (i < 0) {
+            q.has_key = up->lb->keyed && lb_request_key(r, up, &q.key);
+            i = lb_pick(up->lb, up, &q);
+            if (up->cfg->sticky && i >= 0)
+                r->sticky_set = &up->backends[i];
+        }
+    }
     if (i < 0) {
-        request_fail(r, last);
+        request_fail(r, r->attempts == 0 ? all_down(r, up) : last);
         return;
     }
     if (r->cache_fill_pending) {
@@ -262,6 +307,15 @@ static void next_attempt(struct request *r)
     connect_peer(r, true);
 }
 
+/* The current attempt on r->backend failed with res: the server's state
+ * hears it, and select_backend can see it on a retry (b.failure). */
+static void note_failure(struct request *r, enum attempt_result res)
+{
+    backend_result(r->backend, res, 0);
+    if (r->nfailed < sizeof(r->failed) / sizeof(r->failed[0]))
+        r->failed[r->nfailed++] = (struct attempt_failure){ (uint16_t)r->backend->index, (uint8_t)res };
+}
+
 /* The attempt failed before anything was sent: try the next candidate. */
 static void attempt_failed(struct request *r, const struct proxy_error *err)
 {
@@ -274,6 +328,7 @@ static void attempt_failed(struct request *r, const struct proxy_error *err)
     }
     if (r->backend) {
         backend_connect_failed(r->backend);
+        note_failure(r, AR_CONNECT);
         if (r->counted_inflight) {
             backend_end(r->backend);
             r->counted_inflight = false;
@@ -474,6 +529,47 @@ static bool retryable_on_fresh_connection(const struct request *r)
     return r->uc->reused && !r->resp_bytes_seen && bodiless && idempotent && !r->retried_fresh;
 }
 
+/* May a request that failed on a server mid-exchange go to another one?
+ * Only when the client has had nothing of a response, and sending it
+ * again is safe: an idempotent method without a body (RFC 9110 9.2.2;
+ * a body streamed to a server that died is gone). */
+static bool retryable_elsewhere(const struct request *r)
+{
+    unsigned m = r->head.method;
+    bool idempotent = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
+                      m == HTTP_DELETE || m == HTTP_PUT;
+    bool bodiless = r->body_done && r->body_bytes == 0;
+    return r->up && r->backend && !r->resp_head_done && !r->resp_started && r->interim_count == 0 &&
+           !r->tunnel && idempotent && bodiless;
+}
+
+/* The attempt failed mid-exchange with err (res for the server's state):
+ * another server when that is safe, else the client's error. */
+static void exchange_failed(struct request *r, const struct proxy_error *err, enum attempt_result res)
+{
+    if (r->backend && !r->resp_head_done)
+        note_failure(r, res);
+    if (retryable_elsewhere(r)) {
+        char peer[ADDR_STRLEN];
+        log_warn("upstream %s %s: %s; trying another server", r->up->cfg->name, peer_text(r, peer), err->text);
+        backend_count_failure(r->backend);
+        upconn_close(r->uc);
+        r->uc = NULL;
+        if (r->counted_inflight) {
+            backend_end(r->backend);
+            r->counted_inflight = false;
+        }
+        r->resp_bytes_seen = false;
+        r->resp_parsed = 0;
+        r->attempt_error = err;
+        next_attempt(r);
+        return;
+    }
+    if (r->backend)
+        backend_count_failure(r->backend);
+    request_fail(r, r->resp_head_done && err == &err_backend_closed ? &err_backend_cut : err);
+}
+
 /* The connection failed mid-exchange. */
 static void backend_failed(struct request *r, const struct proxy_error *err)
 {
@@ -485,9 +581,7 @@ static void backend_failed(struct request *r, const struct proxy_error *err)
         connect_peer(r, false);
         return;
     }
-    if (r->backend)
-        backend_count_failure(r->backend);
-    request_fail(r, r->resp_head_done && err == &err_backend_closed ? &err_backend_cut : err);
+    exchange_failed(r, err, AR_RESET);
 }
 
 static void flush_to_backend(struct request *r)
@@ -693,6 +787,8 @@ static bool start_response(struct request *r)
     }
     if (!response_policy(r))
         return false;
+    if (r->sticky_set) /* a new client of a sticky group, or its server went: pin it */
+        sticky_set_cookie(h, &r->arena, r->up, r->sticky_set->index);
     bool has_body = http_response_has_body(r->head.method, r->resp.status);
     if (!has_body) {
         r->framing = FRAME_NONE;
@@ -773,6 +869,11 @@ static bool read_response_head(struct request *r)
         return false;
     }
     r->resp_head_done = true;
+    if (r->backend) {
+        unsigned st = r->resp.status;
+        backend_result(r->backend, st == 502 || st == 503 || st == 504 ? AR_HTTP_5XX : AR_OK,
+                       r->t_first_byte - r->t_connect);
+    }
     return start_response(r);
 }
 
@@ -1006,6 +1107,8 @@ static void on_backend_event(struct upconn *uc, int revents)
     } else if (revents & EV_TIMER) {
         if (r->state == RS_CONNECTING)
             attempt_failed(r, &err_connect_timeout);
+        else if (!r->resp_head_done)
+            exchange_failed(r, &err_backend_timeout, AR_TIMEOUT);
         else
             request_fail(r, &err_backend_timeout);
     } else if (r->state == RS_CONNECTING) {

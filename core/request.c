@@ -371,6 +371,8 @@ static void respond_error(struct request *r, unsigned status, const char *text, 
                    : snprintf(body, cap, "%u %s: %s\n", status, reason, text);
     headers_init(&r->local_headers);
     headers_add(&r->local_headers, &r->arena, H_CACHE_CONTROL, SLICE_LIT("no-store"));
+    if (status == 503) /* luxy's 503s are all short-lived: overload, every server down */
+        headers_add(&r->local_headers, &r->arena, SLICE_LIT("Retry-After"), SLICE_LIT("1"));
     request_respond(r, status, slice_make(body, (size_t)max(n, 0)));
 }
 

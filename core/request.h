@@ -89,6 +89,12 @@ struct request {
     struct lb_tried tried;
     unsigned attempts;
     const struct proxy_error *attempt_error; /* why the last attempt failed */
+    struct attempt_failure {
+        uint16_t server;
+        uint8_t result;         /* enum attempt_result */
+    } failed[8];                /* the first failed attempts: select_backend sees why */
+    unsigned nfailed;
+    struct backend *sticky_set; /* the response pins the client to it (Set-Cookie) */
     struct resolved addrs;      /* forward: the origin's addresses */
     unsigned addr_next;
     union sockaddr_u peer;      /* address of the current attempt */

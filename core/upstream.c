@@ -12,6 +12,7 @@
 #include "log.h"
 #include "luxy.h"
 #include "generation.h"
+#include "health.h"
 #include "worker.h"
 
 static void on_resolve_timer(struct ev_loop *loop, ev_timer *t, int revents);
@@ -22,9 +23,10 @@ static bool is_ip_literal(const char *host)
     return addr_from_ip(host, 0, &tmp) == 0;
 }
 
-/* The server of prev's group with the same name, written the same way. */
+/* The server of prev's group with the same name, written the same way
+ * (the same listing of it when a group lists one address twice). */
 static const struct backend *same_server(const struct generation *prev, const struct upstream_config *uc,
-                                         const struct server_config *sc)
+                                         const struct backend *b)
 {
     if (prev == NULL)
         return NULL;
@@ -33,7 +35,7 @@ static const struct backend *same_server(const struct generation *prev, const st
         if (old->cfg->parent != uc->parent || strcmp(old->cfg->name, uc->name) != 0)
             continue;
         for (unsigned i = 0; i < old->n; i++)
-            if (strcmp(old->backends[i].cfg->spec, sc->spec) == 0)
+            if (strcmp(old->backends[i].cfg->spec, b->cfg->spec) == 0 && old->backends[i].occurrence == b->occurrence)
                 return &old->backends[i];
     }
     return NULL;
@@ -55,27 +57,29 @@ void upstream_init(struct generation *g, const struct generation *prev)
         assert(uc->stats != NULL);
         up->m = metrics_group(uc->stats, w->id);
         up->backends = xcalloc(up->n, sizeof(*up->backends));
+        up->states = xcalloc(up->n, sizeof(*up->states));
+        up->epoch_seen = atomic_load_explicit(&server_state_epoch, memory_order_relaxed);
         bool any_name = false;
         for (unsigned i = 0; i < up->n; i++) {
             struct backend *b = &up->backends[i];
             b->cfg = &uc->servers[i];
             b->up = up;
             b->index = i;
+            for (unsigned j = 0; j < i; j++)
+                b->occurrence += strcmp(uc->servers[j].spec, b->cfg->spec) == 0;
             b->addrs = b->cfg->addrs;
-            b->healthy = true;
-            assert(b->cfg->stats != NULL); /* metrics_bind ran: every running configuration's server has its block */
+            assert(b->cfg->stats != NULL && b->cfg->state != NULL); /* metrics_bind ran */
             b->m = metrics_server(b->cfg->stats, w->id); /* shared with prev's: counters carry over */
-            const struct backend *old = same_server(prev, uc, b->cfg);
-            if (old) { /* a reload keeps what the server did and where it is now */
+            b->st = up->states[i] = b->cfg->state;     /* shared by every worker, kept by a reload */
+            const struct backend *old = same_server(prev, uc, b);
+            if (old) { /* a reload keeps where the server is now */
                 b->addrs = old->addrs;
                 b->next_addr = old->next_addr;
-                b->requests = old->requests;
-                b->failures = old->failures;
-                b->healthy = old->healthy;
             }
-            atomic_store_explicit(&b->m->healthy, b->healthy, memory_order_relaxed);
             any_name |= !is_ip_literal(b->cfg->host);
         }
+        up->ring_weights = xcalloc(up->n, sizeof(*up->ring_weights));
+        health_start(up, g);
         ev_timer_init(&up->resolve_timer, on_resolve_timer, uc->resolve_every, uc->resolve_every);
         if (any_name && uc->resolve_every > 0)
             ev_timer_start(w->loop, &up->resolve_timer);
@@ -89,6 +93,7 @@ void upstream_stop(struct generation *g)
     for (unsigned u = 0; u < g->cfg->nupstreams; u++) {
         struct upstream *up = &g->upstreams[u];
         ev_timer_stop(g->w->loop, &up->resolve_timer);
+        health_stop(up);
         for (unsigned i = 0; i < up->n; i++) {
             resolve_cancel(&up->backends[i].rwait);
             up->backends[i].resolving = false;
@@ -101,8 +106,13 @@ void upstream_free(struct generation *g)
     if (g->upstreams == NULL)
         return;
     upstream_stop(g);
-    for (unsigned u = 0; u < g->cfg->nupstreams; u++)
-        free(g->upstreams[u].backends);
+    for (unsigned u = 0; u < g->cfg->nupstreams; u++) {
+        struct upstream *up = &g->upstreams[u];
+        lb_ring_free(up);
+        free(up->ring_weights);
+        free(up->backends);
+        free(up->states);
+    }
     free(g->upstreams);
     g->upstreams = NULL;
 }
@@ -137,6 +147,30 @@ void backend_connect_failed(struct backend *b)
     backend_count_failure(b);
     if (b->addrs.n > 1)
         b->next_addr = (b->next_addr + 1) % b->addrs.n;
+}
+
+void backend_result(struct backend *b, enum attempt_result res, double seconds)
+{
+    struct upstream *up = b->up;
+    if (server_result(b->st, res, seconds, up->cfg, up->states, up->n))
+        log_warn("upstream %s: server %s ejected for %.0fs (%s: %u in a row, %.0f%% failed over %ds); "
+                 "last: %s", up->cfg->name, b->cfg->spec,
+                 (double)(atomic_load_explicit(&b->st->eject_until_ms, memory_order_relaxed) - server_now_ms()) / 1000,
+                 server_reason_text(atomic_load_explicit(&b->st->reason, memory_order_relaxed)),
+                 up->cfg->outlier.consecutive, 100 * server_error_rate(b->st, server_now_ms()), SS_WINDOW,
+                 attempt_result_name(res));
+    if (up->lb->on_result)
+        up->lb->on_result(up, b, res, seconds);
+}
+
+void upstream_catch_up(struct upstream *up)
+{
+    unsigned e = atomic_load_explicit(&server_state_epoch, memory_order_relaxed);
+    if (e == up->epoch_seen)
+        return;
+    up->epoch_seen = e;
+    if (up->lb->on_change)
+        up->lb->on_change(up);
 }
 
 static void apply_answer(struct backend *b, const struct resolved *res)

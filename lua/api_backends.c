@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "../core/lb_request.h"
 #include "../core/request.h"
 #include "../core/upstream.h"
 #include "api.h"
@@ -79,26 +80,51 @@ static void push_backend(lua_State *L, int list_idx, int i)
 
 static const struct lb_tried no_tries;
 
-/* backends:wrr() / :random() / :least_conn() / :first() - the built-in strategies,
- * skipping backends this request already tried. */
+/* backends:wrr() / :rr() / :random() / :least_conn() / :p2c() / :p2c_ewma() /
+ * :first() / :chash(key) / :chash_bounded(key) / :ip_hash() - the built-in
+ * strategies, skipping servers this request already tried and those that
+ * may not be picked now; nil when none may. */
 static int pick_with(lua_State *L, const struct lb_ops *ops)
 {
     struct backends_box *box = check_backends(L, 1);
-    const struct lb_tried *tried = box->r ? &box->r->tried : &no_tries;
-    push_backend(L, 1, lb_pick(ops, box->up, tried));
+    struct lb_query q = { .tried = box->r ? &box->r->tried : &no_tries, .now_ms = server_now_ms() };
+    if (ops->keyed) {
+        size_t len;
+        const char *key = ops == &lb_ip_hash ? NULL : luaL_optlstring(L, 2, NULL, &len);
+        if (key) {
+            q.key = lb_hash(key, len);
+            q.has_key = true;
+        } else if (box->r) {
+            q.has_key = lb_request_key(box->r, box->up, &q.key) || ops == &lb_ip_hash;
+            if (ops == &lb_ip_hash) {
+                struct slice ip = request_client_ip(box->r);
+                q.key = lb_hash(ip.ptr, ip.len);
+            }
+        }
+        if (!q.has_key)
+            return luaL_error(L, "backends:%s(key): a key string is needed here", ops->name);
+    }
+    push_backend(L, 1, lb_pick(ops, box->up, &q));
     return 1;
 }
 
 static int b_wrr(lua_State *L) { return pick_with(L, &lb_wrr); }
+static int b_rr(lua_State *L) { return pick_with(L, &lb_rr); }
 static int b_random(lua_State *L) { return pick_with(L, &lb_random); }
 static int b_least_conn(lua_State *L) { return pick_with(L, &lb_least_conn); }
+static int b_p2c(lua_State *L) { return pick_with(L, &lb_p2c); }
+static int b_p2c_ewma(lua_State *L) { return pick_with(L, &lb_p2c_ewma); }
+static int b_chash(lua_State *L) { return pick_with(L, &lb_chash); }
+static int b_chash_bounded(lua_State *L) { return pick_with(L, &lb_chash_bounded); }
+static int b_ip_hash(lua_State *L) { return pick_with(L, &lb_ip_hash); }
 static int b_first(lua_State *L) { return pick_with(L, &lb_first); }
 
 static const luaL_Reg list_methods[] = {
-    { "wrr", b_wrr },
-    { "random", b_random },
-    { "least_conn", b_least_conn },
-    { "first", b_first },
+    { "wrr", b_wrr },     { "rr", b_rr },
+    { "random", b_random }, { "least_conn", b_least_conn },
+    { "p2c", b_p2c },     { "p2c_ewma", b_p2c_ewma },
+    { "chash", b_chash }, { "chash_bounded", b_chash_bounded },
+    { "ip_hash", b_ip_hash }, { "first", b_first },
     { NULL, NULL },
 };
 
@@ -139,21 +165,49 @@ static int backend_index(lua_State *L)
     else if (strcmp(k, "port") == 0)
         lua_pushinteger(L, b->cfg->port);
     else if (strcmp(k, "weight") == 0)
-        lua_pushinteger(L, b->cfg->weight);
+        lua_pushinteger(L, atomic_load_explicit(&b->st->weight, memory_order_relaxed));
+    else if (strcmp(k, "effective_weight") == 0)
+        lua_pushnumber(L, (double)server_weight(b->st, b->up->cfg->slow_start, server_now_ms()) / SS_WEIGHT_UNIT);
     else if (strcmp(k, "index") == 0)
         lua_pushinteger(L, (lua_Integer)b->index + 1);
-    else if (strcmp(k, "healthy") == 0)
-        lua_pushboolean(L, b->healthy);
+    else if (strcmp(k, "healthy") == 0 || strcmp(k, "available") == 0)
+        lua_pushboolean(L, server_usable(b->st, server_now_ms()));
+    else if (strcmp(k, "state") == 0)
+        lua_pushstring(L, server_state_name(b->st, b->up->cfg->slow_start, server_now_ms()));
     else if (strcmp(k, "inflight") == 0)
-        lua_pushinteger(L, b->inflight);
-    else if (strcmp(k, "requests") == 0)
-        lua_pushinteger(L, (lua_Integer)b->requests);
+        lua_pushinteger(L, backend_inflight(b));
+    else if (strcmp(k, "latency") == 0) /* seconds, EWMA of connect start to first byte */
+        lua_pushnumber(L, (double)atomic_load_explicit(&b->st->latency_us, memory_order_relaxed) / 1e6);
+    else if (strcmp(k, "peak_latency") == 0)
+        lua_pushnumber(L, (double)atomic_load_explicit(&b->st->peak_us, memory_order_relaxed) / 1e6);
+    else if (strcmp(k, "error_rate") == 0)
+        lua_pushnumber(L, server_error_rate(b->st, server_now_ms()));
+    else if (strcmp(k, "last_failure") == 0) { /* seconds since the epoch, or nil */
+        uint64_t ms = atomic_load_explicit(&b->st->last_failure_ms, memory_order_relaxed);
+        if (ms)
+            lua_pushnumber(L, (double)ms / 1000);
+        else
+            lua_pushnil(L);
+    } else if (strcmp(k, "requests") == 0)
+        lua_pushinteger(L, (lua_Integer)metric_get(&b->m->requests));
     else if (strcmp(k, "failures") == 0)
-        lua_pushinteger(L, (lua_Integer)b->failures);
-    else if (strcmp(k, "tried") == 0) {
+        lua_pushinteger(L, (lua_Integer)metric_get(&b->m->failures));
+    else if (strcmp(k, "tried") == 0 || strcmp(k, "failure") == 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, b->up->lua_ref);
         struct backends_box *box = lua_touserdata(L, -1);
-        lua_pushboolean(L, box && box->r && lb_is_tried(&box->r->tried, b->index));
+        const struct request *r = box ? box->r : NULL;
+        if (k[0] == 't') {
+            lua_pushboolean(L, r && lb_is_tried(&r->tried, b->index));
+        } else { /* why this request's attempt on it failed: "connect", "reset", "timeout", "http_5xx" */
+            const char *why = NULL;
+            for (unsigned i = 0; r && i < r->nfailed; i++)
+                if (r->failed[i].server == b->index)
+                    why = attempt_result_name(r->failed[i].result);
+            if (why)
+                lua_pushstring(L, why);
+            else
+                lua_pushnil(L);
+        }
     } else
         lua_pushnil(L);
     return 1;

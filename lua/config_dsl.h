@@ -40,5 +40,7 @@ char **opt_string_list(lua_State *L, int t, const char *what, const char *k, uns
                        bool (*valid)(const char *s));
 
 int dsl_listen(lua_State *L);
+int dsl_upstream(lua_State *L);
+int dsl_parent(lua_State *L);
 
 #endif
