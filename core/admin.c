@@ -26,12 +26,13 @@
 #include "metrics.h"
 #include "purge_body.h"
 #include "request.h"
+#include "server_state.h"
 #include "worker.h"
 
 #define ADMIN_BODY_MAX (16 * 1024)
 #define ADMIN_PAGE "core/admin_page.html" /* embedded (Makefile EMBEDDED) */
 
-enum route { R_PAGE, R_METRICS, R_STATUS, R_UPSTREAMS, R_CACHE, R_RELOAD, R_PURGE, R_COUNT };
+enum route { R_PAGE, R_METRICS, R_STATUS, R_UPSTREAMS, R_CACHE, R_RELOAD, R_PURGE, R_SERVER, R_COUNT };
 
 static const struct {
     const char *path;
@@ -40,7 +41,7 @@ static const struct {
     [R_PAGE] = { "/", false },           [R_METRICS] = { "/metrics", false },
     [R_STATUS] = { "/api/status", false }, [R_UPSTREAMS] = { "/api/upstreams", false },
     [R_CACHE] = { "/api/cache", false },   [R_RELOAD] = { "/api/reload", true },
-    [R_PURGE] = { "/api/purge", true },
+    [R_PURGE] = { "/api/purge", true },  [R_SERVER] = { "/api/server", true },
 };
 
 /* ---- answering ---- */
@@ -63,14 +64,14 @@ static void respond(struct request *r, unsigned status, const char *type, struct
     request_respond(r, status, slice_make(body, n));
 }
 
-static void respond_json(struct request *r, unsigned status, struct sbuf *b)
+void admin_respond_json(struct request *r, unsigned status, struct sbuf *b)
 {
     sbuf_add(b, "\n", 1);
     respond(r, status, "application/json", b);
 }
 
 /* {"error": msg} */
-static void fail(struct request *r, unsigned status, const char *msg)
+void admin_fail(struct request *r, unsigned status, const char *msg)
 {
     struct sbuf b;
     struct jw w;
@@ -80,7 +81,7 @@ static void fail(struct request *r, unsigned status, const char *msg)
     jw_key(&w, "error");
     jw_cstr(&w, msg);
     jw_end_object(&w);
-    respond_json(r, status, &b);
+    admin_respond_json(r, status, &b);
 }
 
 /* ---- who may ask ---- */
@@ -97,7 +98,7 @@ static bool token_matches(const char *want, struct slice got)
 }
 
 /* The value of ?name= in the query (the first), or ptr NULL. */
-static struct slice query_param(struct slice q, const char *name)
+struct slice admin_query_param(struct slice q, const char *name)
 {
     size_t nl = strlen(name);
     for (size_t i = 0; q.ptr && i < q.len;) {
@@ -121,7 +122,7 @@ static bool credential(const struct request *r, struct slice *out)
         *out = bearer ? slice_trim(slice_make(v.ptr + 7, v.len - 7)) : SLICE_LIT("");
         return true;
     }
-    *out = query_param(r->target.query, "token");
+    *out = admin_query_param(r->target.query, "token");
     return out->ptr != NULL;
 }
 
@@ -182,7 +183,7 @@ static void page(struct request *r)
 {
     const struct embedded_file *f = embedded_find(ADMIN_PAGE);
     if (f == NULL) {
-        fail(r, 500, "the status page is not built in");
+        admin_fail(r, 500, "the status page is not built in");
         return;
     }
     add_header(r, "Content-Security-Policy",
@@ -334,6 +335,45 @@ static void status_json(struct request *r, struct jw *w)
     jw_end_object(w);
 }
 
+/* A server's live state, shared by every worker (server_state.h). */
+static void server_json(struct jw *w, const struct upstream_config *u, const struct server_config *sc)
+{
+    const struct server_state *st = sc->state;
+    uint64_t now = server_now_ms();
+    jw_key(w, "weight");
+    jw_uint(w, atomic_load_explicit(&st->weight, memory_order_relaxed));
+    jw_key(w, "configured_weight");
+    jw_uint(w, sc->weight);
+    jw_key(w, "effective_weight");
+    jw_double(w, (double)server_weight(st, u->slow_start, now) / SS_WEIGHT_UNIT);
+    jw_key(w, "healthy");
+    jw_bool(w, server_usable(st, now));
+    jw_key(w, "state");
+    jw_cstr(w, server_state_name(st, u->slow_start, now));
+    jw_key(w, "reason");
+    jw_cstr(w, server_reason_text(atomic_load_explicit(&st->reason, memory_order_relaxed)));
+    jw_key(w, "latency_ms");
+    jw_double(w, (double)atomic_load_explicit(&st->latency_us, memory_order_relaxed) / 1e3);
+    jw_key(w, "error_rate");
+    jw_double(w, server_error_rate(st, now));
+    jw_key(w, "ejections");
+    jw_uint(w, atomic_load_explicit(&st->ejections, memory_order_relaxed));
+    uint64_t lf = atomic_load_explicit(&st->last_failure_ms, memory_order_relaxed);
+    jw_key(w, "last_failure");
+    if (lf) {
+        jw_object(w);
+        jw_key(w, "at");
+        jw_double(w, (double)lf / 1000);
+        jw_key(w, "kind");
+        jw_cstr(w, attempt_result_name(atomic_load_explicit(&st->last_failure_kind, memory_order_relaxed)));
+        jw_end_object(w);
+    } else {
+        jw_null(w);
+    }
+    jw_key(w, "last_check_status");
+    jw_uint(w, atomic_load_explicit(&st->last_check_status, memory_order_relaxed));
+}
+
 static void upstreams_json(struct request *r, struct jw *w)
 {
     const struct config *cfg = r->gen->cfg;
@@ -360,10 +400,7 @@ static void upstreams_json(struct request *r, struct jw *w)
             jw_object(w);
             jw_key(w, "address");
             jw_cstr(w, sc->spec);
-            jw_key(w, "weight");
-            jw_uint(w, sc->weight);
-            jw_key(w, "healthy");
-            jw_bool(w, ss.healthy == sc->stats->nslots);
+            server_json(w, u, sc);
             jw_key(w, "requests");
             jw_uint(w, ss.requests);
             jw_key(w, "failures");
@@ -468,7 +505,7 @@ static void get(struct request *r, enum route route)
         cache_json(r, &w);
         break;
     }
-    respond_json(r, 200, &b);
+    admin_respond_json(r, 200, &b);
 }
 
 /* ---- POST: reload, purge ---- */
@@ -476,7 +513,7 @@ static void get(struct request *r, enum route route)
 static void reload(struct request *r)
 {
     if (r->w->stopping) {
-        fail(r, 503, "luxy is stopping: no reload");
+        admin_fail(r, 503, "luxy is stopping: no reload");
         return;
     }
     log_info("admin: client %s asked for a reload", r->conn->peer_ip);
@@ -494,14 +531,14 @@ static void reload(struct request *r)
     jw_cstr(&w, "the main thread reads the file and checks it; a new generation in /api/status says it serves, "
                 "the error log says why when it was refused");
     jw_end_object(&w);
-    respond_json(r, 202, &b);
+    admin_respond_json(r, 202, &b);
 }
 
 static void purge(struct request *r)
 {
     struct cache *c = r->w->cache;
     if (c == NULL) {
-        fail(r, 409, "there is no cache (no cache { } directive)");
+        admin_fail(r, 409, "there is no cache (no cache { } directive)");
         return;
     }
     struct slice ct = slice_trim(headers_get(&r->head.headers, H_CONTENT_TYPE));
@@ -510,7 +547,7 @@ static void purge(struct request *r)
     int st = purge_body_parse(ct.ptr, ct.len, r->admin_body ? r->admin_body : "", r->admin_body_len, p, err,
                               sizeof(err));
     if (st) {
-        fail(r, (unsigned)st, err);
+        admin_fail(r, (unsigned)st, err);
         return;
     }
     static const char *const by[] = { "url", "prefix", "tag" };
@@ -533,13 +570,15 @@ static void purge(struct request *r)
         jw_string(&w, p->key, p->key_len);
     }
     jw_end_object(&w);
-    respond_json(r, 200, &b);
+    admin_respond_json(r, 200, &b);
 }
 
 static void post(struct request *r, enum route route)
 {
     if (route == R_RELOAD)
         reload(r);
+    else if (route == R_SERVER)
+        admin_server(r);
     else
         purge(r);
 }
@@ -569,13 +608,13 @@ void admin_client_data(struct request *r)
     ssize_t n = body_feed(&r->req_body, buf_head(&c->in), avail, on_body, r, &err);
     if (n < 0) {
         r->keep_alive = false;
-        fail(r, 400, err ? err : "invalid request body framing");
+        admin_fail(r, 400, err ? err : "invalid request body framing");
         return;
     }
     buf_consume(&c->in, &r->w->bufs, (size_t)n); /* on_body copied what it keeps */
     if (r->body_too_large) {
         r->keep_alive = false;
-        fail(r, 413, "the body is larger than 16 KB");
+        admin_fail(r, 413, "the body is larger than 16 KB");
         return;
     }
     if (!r->req_body.done) {
@@ -598,7 +637,7 @@ void admin_begin(struct request *r)
     r->tunnel = false;
     if (lc->token == NULL && !local_host(headers_get(&r->head.headers, H_HOST))) {
         log_info("admin: client %s: refused a Host that does not name this machine", c->peer_ip);
-        fail(r, 403, "without a token, the admin listener answers requests for an IP address or localhost only");
+        admin_fail(r, 403, "without a token, the admin listener answers requests for an IP address or localhost only");
         return;
     }
     if (lc->token) {
@@ -608,7 +647,7 @@ void admin_begin(struct request *r)
             log_info("admin: client %s: %s token", c->peer_ip, given ? "a wrong" : "no");
             add_header(r, "WWW-Authenticate",
                        given ? "Bearer realm=\"luxy admin\", error=\"invalid_token\"" : "Bearer realm=\"luxy admin\"");
-            fail(r, 401, given ? "wrong token" : "this admin listener needs its token: Authorization: Bearer TOKEN");
+            admin_fail(r, 401, given ? "wrong token" : "this admin listener needs its token: Authorization: Bearer TOKEN");
             return;
         }
     }
@@ -617,14 +656,14 @@ void admin_begin(struct request *r)
         if (slice_eq(r->path, routes[i].path, strlen(routes[i].path)))
             route = (enum route)i;
     if (route == R_COUNT) {
-        fail(r, 404, "no such path (/, /metrics, /api/status, /api/upstreams, /api/cache, /api/reload, /api/purge)");
+        admin_fail(r, 404, "no such path (/, /metrics, /api/status, /api/upstreams, /api/cache, /api/reload, /api/purge, /api/server)");
         return;
     }
     unsigned m = r->head.method;
     bool ok = routes[route].post ? m == HTTP_POST : m == HTTP_GET || m == HTTP_HEAD;
     if (!ok) {
         add_header(r, "Allow", routes[route].post ? "POST" : "GET, HEAD");
-        fail(r, 405, routes[route].post ? "use POST" : "use GET");
+        admin_fail(r, 405, routes[route].post ? "use POST" : "use GET");
         return;
     }
     if (!routes[route].post) {
@@ -633,7 +672,7 @@ void admin_begin(struct request *r)
     }
     if (!same_origin(r)) {
         log_info("admin: client %s: refused a cross-origin POST %s", c->peer_ip, routes[route].path);
-        fail(r, 403, "cross-origin requests are refused");
+        admin_fail(r, 403, "cross-origin requests are refused");
         return;
     }
     if (r->body_done) {
@@ -642,7 +681,7 @@ void admin_begin(struct request *r)
     }
     if (r->head.has_length && r->head.content_length > ADMIN_BODY_MAX) {
         r->keep_alive = false;
-        fail(r, 413, "the body is larger than 16 KB");
+        admin_fail(r, 413, "the body is larger than 16 KB");
         return;
     }
     r->admin_route = route;

@@ -4,12 +4,25 @@
 #ifndef LUXY_ADMIN_H
 #define LUXY_ADMIN_H
 
+#include "luxy.h"
+
 struct request;
+struct sbuf;
 
 /* A parsed request on an admin listener (request_begin, after the allow
  * list and the target checks): answers it, or reads its body first. */
 void admin_begin(struct request *r);
 /* More bytes from the client while the body is read (r->state RS_ADMIN). */
 void admin_client_data(struct request *r);
+
+/* For the handlers in admin_*.c: answer JSON (takes b), answer
+ * {"error": msg}, the first ?name= of a query (ptr NULL: none). */
+void admin_respond_json(struct request *r, unsigned status, struct sbuf *b);
+void admin_fail(struct request *r, unsigned status, const char *msg);
+struct slice admin_query_param(struct slice q, const char *name);
+
+/* POST /api/server?upstream=U&server=ADDR&action=drain|undrain|weight|add|remove[&weight=N]
+ * (admin_servers.c). */
+void admin_server(struct request *r);
 
 #endif

@@ -100,9 +100,6 @@ static struct metrics_block *block_new(enum metrics_kind kind, unsigned nworkers
     b->kind = kind;
     b->nslots = nworkers;
     b->slots = aligned(nworkers * size[kind]);
-    if (kind == MB_SERVER)
-        for (unsigned i = 1; i <= nworkers; i++)
-            atomic_init(&metrics_server(b, i)->healthy, true);
     return b;
 }
 
@@ -303,7 +300,6 @@ void metrics_sum_server(struct metrics_block *b, struct metrics_server_sum *o)
         o->responses += metric_get(&s->responses);
         o->response_us += metric_get(&s->response_us);
         o->inflight += gauge_get(&s->inflight);
-        o->healthy += atomic_load_explicit(&s->healthy, memory_order_relaxed);
     }
 }
 
@@ -487,7 +483,11 @@ static void upstreams_text(struct sbuf *b, const struct config *cfg, const struc
         { "luxy_upstream_server_failures_total", "counter",
           "Exchanges with a server that failed: refused or timed-out connects, resets, cut or invalid responses." },
         { "luxy_upstream_server_in_flight", "gauge", "Exchanges with a server in progress now." },
-        { "luxy_upstream_server_healthy", "gauge", "1 when every worker sees the server healthy, else 0." },
+        { "luxy_upstream_server_healthy", "gauge",
+          "1 when the server may be picked (not down, ejected or drained), else 0." },
+        { "luxy_upstream_server_weight", "gauge", "The server's weight now (admin-set, ramping in slow start)." },
+        { "luxy_upstream_server_latency_seconds", "gauge",
+          "EWMA of connect start to first response byte, every worker's attempts." },
         { "luxy_upstream_server_response_seconds", "summary",
           "Time from connecting to a server to its first response byte." },
     };
@@ -512,7 +512,18 @@ static void upstreams_text(struct sbuf *b, const struct config *cfg, const struc
                            (uint64_t)(ss.inflight > 0 ? ss.inflight : 0));
                     break;
                 case 3:
-                    sample(b, fam[f].name, "upstream", u->name, "server", label, ss.healthy == u->servers[s].stats->nslots);
+                    sample(b, fam[f].name, "upstream", u->name, "server", label,
+                           server_usable(u->servers[s].state, server_now_ms()));
+                    break;
+                case 4:
+                    series(b, fam[f].name, "", "upstream", u->name, "server", label, NULL, NULL);
+                    value_d(b, (double)server_weight(u->servers[s].state, u->slow_start, server_now_ms()) /
+                                   SS_WEIGHT_UNIT);
+                    break;
+                case 5:
+                    series(b, fam[f].name, "", "upstream", u->name, "server", label, NULL, NULL);
+                    value_d(b, (double)atomic_load_explicit(&u->servers[s].state->latency_us,
+                                                            memory_order_relaxed) / 1e6);
                     break;
                 default:
                     series(b, fam[f].name, "_sum", "upstream", u->name, "server", label, NULL, NULL);

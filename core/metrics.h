@@ -114,7 +114,6 @@ struct metrics_server_slot {
     _Alignas(METRICS_LINE) metric_t requests, failures;
     metric_t responses, response_us; /* timed exchanges (a first byte came) and their time */
     gauge_t inflight;
-    _Atomic bool healthy;
 };
 
 enum metrics_kind { MB_LISTENER, MB_GROUP, MB_SERVER };
@@ -197,7 +196,6 @@ struct metrics_worker_sum {
 struct metrics_server_sum {
     uint64_t requests, failures, responses, response_us;
     int64_t inflight;
-    unsigned healthy;          /* workers that see it healthy */
 };
 void metrics_sum_workers(const struct metrics *m, struct metrics_worker_sum *out);
 void metrics_sum_server(struct metrics_block *b, struct metrics_server_sum *out);

@@ -1142,7 +1142,8 @@ void proxy_detach(struct request *r)
         buf_consume(&uc->in, &r->w->bufs, r->resp_parsed);
         r->resp_parsed = 0;
     }
-    bool reusable = r->resp_done && r->body_done && !r->upload_stopped && !r->uc_dirty &&
+    bool drained = r->backend && (atomic_load_explicit(&r->backend->st->down, memory_order_relaxed) & SS_DRAINED);
+    bool reusable = r->resp_done && r->body_done && !r->upload_stopped && !r->uc_dirty && !drained &&
                     !r->tunnel && r->resp.keep_alive && outq_empty(&uc->out);
     if (reusable) {
         uc->exchanges++;

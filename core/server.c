@@ -25,6 +25,7 @@
 #include "cache.h"
 #include "cache_serve.h"
 #include "log.h"
+#include "membership.h"
 #include "metrics.h"
 #include "pidfile.h"
 #include "sdnotify.h"
@@ -55,6 +56,7 @@ static void operator_signals(sigset_t *set)
     sigemptyset(set);
     for (size_t i = 0; i < countof(sigs); i++)
         sigaddset(set, sigs[i]);
+    sigaddset(set, membership_signal()); /* the admin API's server changes, from a worker */
 }
 
 static bool is_stop_signal(int sig)
@@ -158,14 +160,31 @@ static int find_listener(const struct config *c, const union sockaddr_u *a)
     return -1;
 }
 
-static void reload(struct server *s)
+/* A new generation, then every worker switched to it: from the file
+ * (SIGHUP, luxy -s reload) or, for servers added or removed through the
+ * admin API (membership.h), from the running generation's own source
+ * with those changes applied. */
+static void reload(struct server *s, bool from_file)
 {
     const struct config *old = &s->cur->cfg;
-    log_info("reload: reading %s", old->path);
+    if (from_file)
+        log_info("reload: reading %s", old->path);
+    else
+        log_info("reload: applying the servers added and removed through the admin API");
     sdnotify("RELOADING=1");
     struct config_gen *ng = config_gen_new(s->cur->id + 1);
     char err[1024];
-    if (config_load(s->path, &ng->cfg, err, sizeof(err)) == -1) {
+    int rc;
+    if (from_file) {
+        rc = config_load(s->path, &ng->cfg, err, sizeof(err));
+        if (rc == 0)
+            membership_forget(); /* the file is the truth again */
+    } else {
+        rc = config_load_source(old->path, old->source, strlen(old->source), &ng->cfg, err, sizeof(err));
+        if (rc == 0)
+            membership_apply(&ng->cfg);
+    }
+    if (rc == -1) {
         log_error("reload refused: %s; generation %u keeps serving", err, s->cur->id);
         metrics_reload_refused(s->metrics, err);
         config_gen_release(ng);
@@ -248,7 +267,7 @@ static void other_signal(struct server *s, int sig)
         break;
     case SIGHUP:
         if (s)
-            reload(s);
+            reload(s, true);
         else
             log_info("SIGHUP while stopping: no reload");
         break;
@@ -257,7 +276,10 @@ static void other_signal(struct server *s, int sig)
             log_info("SIGUSR2 while stopping: no upgrade");
         break; /* a running server handles it in its loop */
     default:
-        log_debug("signal %d (%s) ignored", sig, strsignal(sig));
+        if (sig == membership_signal() && s)
+            reload(s, false);
+        else
+            log_debug("signal %d (%s) ignored", sig, strsignal(sig));
         break;
     }
 }
@@ -414,6 +436,7 @@ int server_run(struct config_gen *cg, struct server_start *start)
             worker_stop(&s.workers[i], true);
     }
     join_workers(&s, started);
+    membership_forget();
 out:
     if (status != 0 && err[0])
         fprintf(stderr, "luxy: %s\n", err);

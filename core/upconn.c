@@ -58,6 +58,22 @@ unsigned upconn_pool_idle(const struct upconn_pool *p)
     return p->idle;
 }
 
+static struct pool_bucket **bucket_slot(struct upconn_pool *p, const union sockaddr_u *a);
+
+unsigned upconn_pool_drop(struct worker *w, const union sockaddr_u *addr)
+{
+    struct pool_bucket *b = *bucket_slot(w->pool, addr);
+    unsigned n = 0;
+    while (b) { /* the last close frees the bucket */
+        unsigned left = b->n;
+        upconn_close(container_of(list_first(&b->idle), struct upconn, bucket_link));
+        n++;
+        if (left == 1)
+            break;
+    }
+    return n;
+}
+
 static unsigned addr_hash(const union sockaddr_u *a)
 {
     const uint8_t *b;

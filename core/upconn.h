@@ -45,6 +45,8 @@ struct upconn_pool *upconn_pool_new(struct worker *w, unsigned max_idle);
 /* Closes every idle connection. */
 void upconn_pool_free(struct upconn_pool *p);
 unsigned upconn_pool_idle(const struct upconn_pool *p);
+/* Closes w's idle connections to addr (a drained server). Returns how many. */
+unsigned upconn_pool_drop(struct worker *w, const union sockaddr_u *addr);
 
 /* Starts a non-blocking connect to addr. Returns the connection (owned by
  * the caller; EV_WRITE arrives when connected or failed), or NULL with errno

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "upconn.h"
 #include "luxy.h"
 #include "generation.h"
 #include "health.h"
@@ -169,6 +170,12 @@ void upstream_catch_up(struct upstream *up)
     if (e == up->epoch_seen)
         return;
     up->epoch_seen = e;
+    for (unsigned i = 0; i < up->n; i++) { /* a drained server's idle connections go now */
+        struct backend *b = &up->backends[i];
+        if (atomic_load_explicit(&b->st->down, memory_order_relaxed) & SS_DRAINED)
+            for (unsigned a = 0; a < b->addrs.n; a++)
+                upconn_pool_drop(up->w, &b->addrs.addr[a]);
+    }
     if (up->lb->on_change)
         up->lb->on_change(up);
 }

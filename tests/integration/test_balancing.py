@@ -494,3 +494,71 @@ def test_rolling_restart_of_every_backend(env, procs):
     assert not load.errors, (len(load.errors), load.errors[:5])
     assert load.ok > 3000, load.ok
     assert set(load.by) == {"p1", "p2", "p3"}
+
+
+def admin_post(port, query):
+    c = Client(port, timeout=10)
+    try:
+        return c.roundtrip("POST", "/api/server?" + query, headers={"Content-Length": "0"}, host="127.0.0.1")
+    finally:
+        c.close()
+
+
+def admin_servers(port, upstream="app"):
+    import json
+    c = Client(port, timeout=10)
+    try:
+        r = c.roundtrip("GET", "/api/upstreams", host="127.0.0.1")
+        assert r.status == 200
+        for u in json.loads(r.body)["upstreams"]:
+            if u["name"] == upstream:
+                return {s["address"]: s for s in u["servers"]}
+    finally:
+        c.close()
+
+
+def test_drain_weight_remove_and_add_through_the_admin_api_under_load(env, procs):
+    p1, p2, p3, p4 = procs(4, delay=0.005)
+    conf = upstream_conf([p1, p2, p3], HA_EXTRA % "wrr", top=HA_TOP) + \
+        'listen { "127.0.0.1:$admin_port", mode = "admin" }\n'
+    lx = env.luxy(conf)
+    admin = lx.subs["admin_port"]
+    a1, a4 = "127.0.0.1:%d" % p1.port, "127.0.0.1:%d" % p4.port
+    load = Load(lx.port, conns=20, each=4000, pause=0.003)
+    wait_for(lambda: load.done() > 300, 30, what="the load under way")
+    r = admin_post(admin, "upstream=app&server=127.0.0.1%%3A%d&action=drain" % p1.port)
+    assert r.status == 200, r.body
+    assert b'"state":"draining"' in r.body.replace(b" ", b"")
+    time.sleep(0.3)  # those in flight finish
+    with load.lock:
+        drained_at = load.by["p1"]
+    time.sleep(1.0)
+    with load.lock:
+        assert load.by["p1"] == drained_at, "a drained server gets no new request"
+    assert admin_servers(admin)[a1]["state"] == "draining"
+    # weight: p2 takes 3 of every 4 requests of the two left
+    r = admin_post(admin, "upstream=app&server=%s&action=weight&weight=3" % ("127.0.0.1:%d" % p2.port))
+    assert r.status == 200
+    with load.lock:
+        b2, b3 = load.by["p2"], load.by["p3"]
+    time.sleep(1.0)
+    with load.lock:
+        d2, d3 = load.by["p2"] - b2, load.by["p3"] - b3
+    assert 2.2 < d2 / float(max(d3, 1)) < 3.8, (d2, d3)
+    # remove the drained one, add a new one: no reload, no error
+    assert admin_post(admin, "upstream=app&server=%s&action=remove" % a1).status == 202
+    wait_for(lambda: a1 not in admin_servers(admin), 10, what="p1 removed")
+    assert admin_post(admin, "upstream=app&server=%s&action=add&weight=1" % a4).status == 202
+    wait_for(lambda: a4 in admin_servers(admin), 10, what="p4 added")
+    wait_for(lambda: load.by["p4"] > 20, 15, what="p4 serving")
+    servers = admin_servers(admin)
+    assert servers["127.0.0.1:%d" % p2.port]["weight"] == 3, "the live weight survives the new generation"
+    load.stop.set()
+    load.join(120)
+    assert not load.errors, (len(load.errors), load.errors[:5])
+    # bad requests get clear errors
+    assert admin_post(admin, "upstream=nope&server=%s&action=drain" % a4).status == 404
+    assert admin_post(admin, "upstream=app&server=%s&action=add" % a4).status == 409
+    assert admin_post(admin, "upstream=app&server=example.com:80&action=add").status == 409
+    assert admin_post(admin, "upstream=app&server=%s&action=explode" % a4).status == 400
+    assert admin_post(admin, "upstream=app&server=%s&action=weight&weight=0" % a4).status == 400
