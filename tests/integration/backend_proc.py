@@ -28,12 +28,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def answer(self, status, body):
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Test-Backend", NAME)
-        self.end_headers()
-        self.wfile.write(body)
+        # head and body in one write: a busy machine never parts them
+        head = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                "X-Test-Backend: %s\r\n\r\n" % (status, self.responses.get(status, ("",))[0], len(body), NAME))
+        self.wfile.write(head.encode() + (b"" if self.command == "HEAD" else body))
+        self.wfile.flush()
 
     def do_GET(self):
         if self.path.startswith("/_control/"):
