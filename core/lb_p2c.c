@@ -3,7 +3,8 @@
  * worker's) per unit of weight; "p2c_ewma" compares a peak-EWMA latency
  * score, (peak latency + 1ms) x (in flight + 1) / weight, as Finagle and
  * Linkerd do: a server that turns slow loses traffic at once, and comes
- * back as its latency decays. Two random picks avoid the herd that
+ * back as its latency decays (with its samples, and with time when it
+ * gets none: server_peak_latency). Two random picks avoid the herd that
  * "always the least loaded" makes when every worker sees the same counts. */
 #include "lb.h"
 #include "upstream.h"
@@ -13,7 +14,7 @@ static double score(const struct upstream *up, unsigned i, const struct lb_query
     const struct server_state *s = up->backends[i].st;
     double load = (double)server_inflight(s) + (latency ? 1 : 0);
     if (latency)
-        load *= (double)atomic_load_explicit(&s->peak_us, memory_order_relaxed) + 1000;
+        load *= server_peak_latency(s, q->now_ms) + 1000;
     return load / lb_weight(up, i, q);
 }
 

@@ -289,8 +289,8 @@ static void next_attempt(struct request *r)
                 r->sticky_set = &up->backends[i];
         }
     }
-    if (i < 0) {
-        request_fail(r, r->attempts == 0 ? all_down(r, up) : last);
+    if (i < 0) { /* none left: the script said nil, or every server is out */
+        request_fail(r, r->attempts > 0 ? last : rc == HOOK_OK ? &err_no_backend : all_down(r, up));
         return;
     }
     if (r->cache_fill_pending) {

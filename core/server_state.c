@@ -4,6 +4,7 @@
  * slow start and the admin's drain and weight. */
 #include "server_state.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -56,6 +57,15 @@ unsigned server_weight(const struct server_state *s, double slow_start, uint64_t
         return w;
     unsigned r = (unsigned)(w * ((double)(now_ms - since) / (slow_start * 1000)));
     return r ? r : 1; /* it takes a little from the start, as nginx's slow_start */
+}
+
+double server_peak_latency(const struct server_state *s, uint64_t now_ms)
+{
+    double peak = (double)atomic_load_explicit(&s->peak_us, RELAXED);
+    uint64_t at = atomic_load_explicit(&s->peak_at_ms, RELAXED);
+    if (peak == 0 || now_ms <= at + 100)
+        return peak;
+    return peak * exp(-(double)(now_ms - at) / 2000.0);
 }
 
 void server_begin(struct server_state *s)
@@ -171,6 +181,7 @@ bool server_result(struct server_state *s, enum attempt_result res, double secon
         atomic_store_explicit(&s->latency_us, ewma(atomic_load_explicit(&s->latency_us, RELAXED), us), RELAXED);
         uint64_t peak = atomic_load_explicit(&s->peak_us, RELAXED);
         atomic_store_explicit(&s->peak_us, us > peak ? us : ewma(peak, us), RELAXED);
+        atomic_store_explicit(&s->peak_at_ms, now, RELAXED);
         if (atomic_load_explicit(&s->consecutive_failures, RELAXED))
             atomic_store_explicit(&s->consecutive_failures, 0, RELAXED);
         if (atomic_load_explicit(&s->down, RELAXED) & SS_EJECTED)

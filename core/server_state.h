@@ -55,7 +55,8 @@ struct server_state {
     _Atomic int64_t inflight;       /* exchanges in flight, every worker */
     _Atomic uint64_t successes, failures;
     _Atomic uint64_t latency_us;    /* EWMA of connect start to first byte */
-    _Atomic uint64_t peak_us;       /* peak EWMA: jumps up at once, decays */
+    _Atomic uint64_t peak_us;       /* peak EWMA: jumps up at once, decays (server_peak_latency) */
+    _Atomic uint64_t peak_at_ms;    /* its last sample */
     _Atomic unsigned consecutive_failures;
     /* per second: (second << 32) | (failures << 16) | successes */
     _Atomic uint64_t window[SS_WINDOW];
@@ -97,6 +98,11 @@ static inline bool server_usable(const struct server_state *s, uint64_t now_ms)
         return true;
     return d == SS_EJECTED && now_ms >= atomic_load_explicit(&s->eject_until_ms, memory_order_relaxed);
 }
+
+/* The peak-EWMA latency in microseconds as of now: a server that got no
+ * sample for a while decays toward 0 (half in about 1.4 s), so one that
+ * lost every draw is tried again and measured. */
+double server_peak_latency(const struct server_state *s, uint64_t now_ms);
 
 static inline int64_t server_inflight(const struct server_state *s)
 {

@@ -565,3 +565,46 @@ def test_drain_weight_remove_and_add_through_the_admin_api_under_load(env, procs
     assert admin_post(admin, "upstream=app&server=example.com:80&action=add").status == 409
     assert admin_post(admin, "upstream=app&server=%s&action=explode" % a4).status == 400
     assert admin_post(admin, "upstream=app&server=%s&action=weight&weight=0" % a4).status == 400
+
+
+def example(name, listen_port, backends):
+    """scripts/balance/NAME with its addresses pointed at this test's."""
+    from luxyharness import REPO
+    text = open(os.path.join(REPO, "scripts", "balance", name)).read()
+    text = text.replace("127.0.0.1:8080", "127.0.0.1:%d" % listen_port)
+    for i, b in enumerate(backends):
+        text = text.replace("127.0.0.1:%d" % (9001 + i), "127.0.0.1:%d" % b.port)
+    return text.replace("$", "$$")
+
+
+def test_example_tenant_then_p2c(env):
+    bs = [env.backend(name="t%d" % i) for i in range(3)]
+    port = free_port()
+    lx = env.luxy(example("tenant_then_p2c.lua", port, bs), port=port)
+    c = Client(port, timeout=10)
+    homes = {}
+    for t in ("acme", "globex", "initech", "umbrella", "hooli", "stark"):
+        got = set(who(c.roundtrip("GET", "/t/%d" % i, headers={"X-Tenant": t})) for i in range(5))
+        assert len(got) == 1, (t, got)  # one tenant, one server
+        homes[t] = got.pop()
+    assert len(set(homes.values())) >= 2, homes
+    spread = collections.Counter(who(c.roundtrip("GET", "/n/%d" % i)) for i in range(60))
+    assert len(spread) >= 2, spread  # no tenant: p2c (on latency: the quicker ones win most)
+    c.close()
+
+
+def test_example_least_latency(env):
+    import threading as th
+
+    def slow(req, conn):
+        time.sleep(0.05)
+        conn.respond(200, b"slow\n", [("X-Test-Backend", "slow")], req=req)
+
+    bs = [env.backend(slow, name="slow"), env.backend(name="f1"), env.backend(name="f2")]
+    port = free_port()
+    lx = env.luxy(example("least_latency.lua", port, bs), port=port)
+    got = collections.Counter(w for _, w, _ in fetch_many(port, 60))
+    # each server is tried while its latency is unknown (0); after that the
+    # slow one loses to the fast ones
+    assert got["slow"] <= 3, got
+    assert got["f1"] + got["f2"] >= 57, got

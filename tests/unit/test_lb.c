@@ -177,6 +177,8 @@ static void test_p2c(void)
     atomic_store(&states[0]->peak_us, 200000); /* 200 ms */
     atomic_store(&states[1]->peak_us, 2000);
     atomic_store(&states[2]->peak_us, 2000);
+    for (unsigned i = 0; i < 3; i++)
+        atomic_store(&states[i]->peak_at_ms, server_now_ms()); /* fresh samples */
     memset(count, 0, sizeof(count));
     for (int i = 0; i < 3000; i++)
         count[pick(&lb_p2c_ewma)]++;
@@ -193,6 +195,11 @@ static void test_p2c(void)
     uint64_t later = atomic_load(&states[0]->peak_us);
     ok(fast == 2000 && peak == 500000 && later < 10000, "peak EWMA: 2ms, jumps to 500ms, decays: %lu %lu %lu",
        (unsigned long)fast, (unsigned long)peak, (unsigned long)later);
+    atomic_store(&states[0]->peak_us, 500000);
+    uint64_t at = atomic_load(&states[0]->peak_at_ms);
+    ok(server_peak_latency(states[0], at) == 500000 && server_peak_latency(states[0], at + 2000) < 200000 &&
+           server_peak_latency(states[0], at + 20000) < 100,
+       "without samples it decays with time: a server that lost every draw is tried again");
 }
 
 /* keys 0..K-1 hashed, over n servers */
