@@ -289,6 +289,10 @@ static void next_attempt(struct request *r)
                 r->sticky_set = &up->backends[i];
         }
     }
+    if (i < 0 && r->cache_fill_pending && r->attempts == 0 && rc != HOOK_OK) {
+        cache_routed(r, -1); /* every server is out: the cache may still answer stale (grace) */
+        return;
+    }
     if (i < 0) { /* none left: the script said nil, or every server is out */
         request_fail(r, r->attempts > 0 ? last : rc == HOOK_OK ? &err_no_backend : all_down(r, up));
         return;

@@ -608,3 +608,34 @@ def test_example_least_latency(env):
     # slow one loses to the fast ones
     assert got["slow"] <= 3, got
     assert got["f1"] + got["f2"] >= 57, got
+
+
+def test_every_server_down_serves_stale_from_the_cache(env):
+    health = {"status": 200}
+
+    def handler(req, conn):
+        if req.target == "/healthz":
+            conn.respond(health["status"], b"h\n", req=req)
+        else:
+            conn.respond(200, b"chart\n", [("Cache-Control", "max-age=1"), ("X-Test-Backend", "c")], req=req)
+
+    b = env.backend(handler, name="c")
+    conf = """
+workers(1)
+cache { size = "1MB", grace = "1m" }
+listen { "127.0.0.1:$port", upstream = "app", cache = true }
+upstream "app" { "127.0.0.1:$b_port", health = { path = "/healthz", interval = "100ms", fall = 1 } }
+"""
+    lx = env.luxy(conf, b_port=b.port)
+    c = Client(lx.port, timeout=5)
+    r = c.roundtrip("GET", "/chart")
+    assert r.status == 200 and r.body == b"chart\n"
+    health["status"] = 500
+    lx.wait_error_log("is down", 5)
+    time.sleep(1.2)  # the entry is stale now
+    r = c.roundtrip("GET", "/chart")
+    assert r.status == 200 and r.body == b"chart\n", r
+    assert r.header("X-Cache") == "STALE", r
+    r = c.roundtrip("GET", "/not-cached")
+    assert r.status == 503 and r.header("Retry-After") == "1"
+    c.close()
