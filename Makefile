@@ -35,7 +35,7 @@ LDLIBS_ALL = $(LUA_LIBS) -lev -lhttp_parser -lcares -lcrypt -lpthread -lm $(SANI
 
 PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev libc-ares-dev libcrypt-dev
 PKGS_TEST := python3 python3-pytest curl groff-base chromium
-PKGS_BENCH := wrk nginx-light haproxy varnish curl procps
+PKGS_BENCH := wrk nginx-light libnginx-mod-http-lua haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
 
 FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile identity purge access_log

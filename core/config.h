@@ -106,6 +106,7 @@ struct upstream_config {
     struct outlier_config outlier;
     struct retry_config retry;
     double slow_start;          /* seconds a returning server ramps its weight over; 0: none */
+    double hedge;               /* seconds before an idempotent request tries a second server too; 0: never */
     char *hash;                 /* chash key: "uri", "ip", "header:X", "cookie:X", or NULL */
     double hash_balance;        /* chash_bounded: a server takes at most this times the average */
     char *sticky;               /* the cookie that pins a client to a server, or NULL */

@@ -13,6 +13,7 @@
 #include "proxy.h"
 #include "response_policy.h"
 #include "retry_budget.h"
+#include "hedge.h"
 #include "lb_request.h"
 
 #include <errno.h>
@@ -311,6 +312,19 @@ static void next_attempt(struct request *r)
     connect_peer(r, true);
 }
 
+/* Closes the current attempt's connection and ends its count in flight. */
+static void close_attempt(struct request *r)
+{
+    if (r->uc) {
+        upconn_close(r->uc);
+        r->uc = NULL;
+    }
+    if (r->counted_inflight) {
+        backend_end(r->backend);
+        r->counted_inflight = false;
+    }
+}
+
 /* The current attempt on r->backend failed with res: the server's state
  * hears it, and select_backend can see it on a retry (b.failure). */
 static void note_failure(struct request *r, enum attempt_result res)
@@ -339,6 +353,8 @@ static void attempt_failed(struct request *r, const struct proxy_error *err)
         }
     }
     r->attempt_error = err;
+    if (hedge_take_over(r))
+        return; /* a hedged second attempt is out: it carries on alone */
     next_attempt(r);
 }
 
@@ -553,6 +569,12 @@ static void exchange_failed(struct request *r, const struct proxy_error *err, en
 {
     if (r->backend && !r->resp_head_done)
         note_failure(r, res);
+    if (r->hedge.uc && !r->resp_head_done && !r->resp_started) {
+        close_attempt(r); /* a hedged second attempt is out: it carries on alone */
+        hedge_take_over(r);
+        return;
+    }
+    hedge_drop(r);
     if (retryable_elsewhere(r)) {
         char peer[ADDR_STRLEN];
         log_warn("upstream %s %s: %s; trying another server", r->up->cfg->name, peer_text(r, peer), err->text);
@@ -970,8 +992,10 @@ static void read_from_backend(struct request *r)
         ssize_t n = transport_read(&uc->tr, uc->in.data + uc->in.end, room);
         if (n > 0) {
             uc->in.end += (size_t)n;
-            if (!r->resp_bytes_seen)
+            if (!r->resp_bytes_seen) {
                 r->t_first_byte = ev_now(r->w->loop);
+                hedge_drop(r); /* this one answered: a second attempt is not needed */
+            }
             r->resp_bytes_seen = true;
             r->backend_more = (size_t)n == room;
             backend_timer(r);
@@ -1079,6 +1103,7 @@ static void send_head(struct request *r)
         r->up_head = request_head(r);
     outq_push(&uc->out, r->up_head.ptr, r->up_head.len);
     upconn_want_read(uc, true);
+    hedge_arm(r);
     if (!r->body_done && !parse_body(r))
         return;
     flush_to_backend(r);
@@ -1127,6 +1152,7 @@ static void on_backend_event(struct upconn *uc, int revents)
 
 void proxy_detach(struct request *r)
 {
+    hedge_drop(r);
     if (r->cache_status)
         cache_detach(r);
     resolve_cancel(&r->rwait);
@@ -1156,4 +1182,30 @@ void proxy_detach(struct request *r)
     } else {
         upconn_close(uc);
     }
+}
+
+/* ---- hedged attempts (hedge.c) ---- */
+
+void proxy_hedge_adopt(struct request *r, struct upconn *uc, struct backend *b, ev_tstamp t_connect, bool connected)
+{
+    uc->on_event = on_backend_event;
+    uc->owner = r;
+    r->uc = uc;
+    r->backend = b;
+    r->counted_inflight = true; /* hedge.c began it */
+    r->peer = uc->addr;
+    r->t_connect = t_connect;
+    r->t_connected = connected ? t_connect : 0;
+    r->t_first_byte = 0;
+    r->resp_bytes_seen = false;
+    r->resp_parsed = 0;
+    memset(&r->rscan, 0, sizeof(r->rscan));
+    r->state = connected ? RS_EXCHANGE : RS_CONNECTING; /* connecting: on_connected sends the head */
+}
+
+void proxy_hedge_won(struct request *r, struct upconn *uc, struct backend *b, ev_tstamp t_connect)
+{
+    close_attempt(r); /* the first one lost the race: no failure of its server */
+    proxy_hedge_adopt(r, uc, b, t_connect, true);
+    read_from_backend(r);
 }

@@ -5,6 +5,9 @@
 #ifndef LUXY_PROXY_H
 #define LUXY_PROXY_H
 
+#include <ev.h>
+#include <stdbool.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -14,6 +17,7 @@ struct request;
 struct headers;
 struct backend;
 struct outq;
+struct upconn;
 
 /* Routes r (upstream or origin) and starts the first attempt. */
 void proxy_start(struct request *r);
@@ -35,5 +39,11 @@ struct slice proxy_response_head(struct request *r, const char *connection);
 /* Queues a run of body bytes (by reference), re-framed as a chunk when
  * chunked. */
 void proxy_queue_body(struct outq *q, const char *p, size_t n, bool chunked);
+
+/* hedge.c: a hedged second attempt becomes r's attempt, after the first
+ * failed (adopt: connected or still connecting) or when it answered first
+ * (won: the first is closed and the answer read). */
+void proxy_hedge_adopt(struct request *r, struct upconn *uc, struct backend *b, ev_tstamp t_connect, bool connected);
+void proxy_hedge_won(struct request *r, struct upconn *uc, struct backend *b, ev_tstamp t_connect);
 
 #endif

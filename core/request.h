@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "cachectl.h"
 #include "errors.h"
+#include "hedge.h"
 #include "http.h"
 #include "lb.h"
 #include "resolve.h"
@@ -95,6 +96,7 @@ struct request {
     } failed[8];                /* the first failed attempts: select_backend sees why */
     unsigned nfailed;
     struct backend *sticky_set; /* the response pins the client to it (Set-Cookie) */
+    struct hedge hedge;         /* a second attempt after the upstream's hedge delay (hedge.h) */
     struct resolved addrs;      /* forward: the origin's addresses */
     unsigned addr_next;
     union sockaddr_u peer;      /* address of the current attempt */

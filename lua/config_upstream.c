@@ -195,7 +195,7 @@ static int dsl_group_body(lua_State *L)
     snprintf(what, sizeof(what), "%s %s", parent ? "parent" : "upstream", name);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "balance", "tries", "resolve_every", "keepalive", "health", "outlier",
-                                        "retry", "slow_start", "hash", "hash_balance", "sticky", NULL };
+                                        "retry", "slow_start", "hash", "hash_balance", "sticky", "hedge", NULL };
     static const char *const parent_keys[] = { "balance", "tries", "resolve_every", "keepalive", "auth",
                                                "health", "outlier", "retry", "slow_start", NULL };
     check_keys(L, 1, what, parent ? parent_keys : keys, true);
@@ -231,6 +231,7 @@ static int dsl_group_body(lua_State *L)
     parse_outlier(L, u, what);
     parse_retry(L, u, what);
     u->slow_start = opt_duration(L, 1, what, "slow_start", 0);
+    u->hedge = opt_duration(L, 1, what, "hedge", 0);
     u->hash = opt_string(L, 1, what, "hash", NULL);
     if (u->hash && strcmp(u->hash, "uri") != 0 && strcmp(u->hash, "path") != 0 && strcmp(u->hash, "ip") != 0 &&
         strncmp(u->hash, "header:", 7) != 0 && strncmp(u->hash, "cookie:", 7) != 0)

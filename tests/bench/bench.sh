@@ -17,6 +17,16 @@
 #   varnish       varnish, malloc storage (when varnishd is there)  |  GET /cached/1k
 #   luxy-cache    luxy with cache { } (tests/bench/luxy-cache.lua)  /  and /cached/100k
 #
+# And the balancing strategies, /1k only (the pass-through cells above are
+# luxy "wrr" and haproxy "roundrobin"):
+#   haproxy-lc    haproxy balance leastconn
+#   nginx-lua     nginx with balancer_by_lua_block round robin (when the
+#                 ngx_http_lua module is there: libnginx-mod-http-lua)
+#   luxy-rr, luxy-lc, luxy-p2c, luxy-chash  luxy balance = "rr",
+#                 "least_conn", "p2c_ewma", "chash" (hash = "uri")
+#   luxy-lua      luxy with round robin written in Lua (select_backend,
+#                 tests/bench/luxy-lua-rr.lua)
+#
 # The origin sends Cache-Control: max-age=60 under /cached/, so every cache
 # cell measures hits from memory after the first request.
 #
@@ -37,7 +47,10 @@
 # The last lines state luxy's pass-through CPU per request as a multiple of
 # haproxy's for /1k and /100k, with PASS/FAIL against the target (at most
 # 1.2x, and no errors), and luxy's CPU per cache hit against varnish's for
-# /cached/1k (at most 0.8x) and nginx's for /cached/100k (at most 1x). It is a benchmark: it exits 0 whatever the verdict,
+# /cached/1k (at most 0.8x) and nginx's for /cached/100k (at most 1x), and
+# for balancing: luxy's Lua round robin against its built-in rr (at most
+# 1.10x) and luxy's rr and least_conn against haproxy's roundrobin and
+# leastconn (at most 1x). It is a benchmark: it exits 0 whatever the verdict,
 # and non-zero only when something could not run (a tool missing, a port
 # busy, a process that did not start or died, a cell without results).
 #
@@ -49,9 +62,9 @@
 #   WARMUP     seconds of unmeasured load before each run (1)
 #   BENCH_DIR  work files: configs, logs, wrk output (/tmp/luxy-bench)
 #   LUXY       the luxy binary (build/luxy of this checkout)
-# Ports 18200-18234 on 127.0.0.1; the script refuses to run if one is busy.
+# Ports 18200-18244 on 127.0.0.1; the script refuses to run if one is busy.
 # Every process it starts is stopped on exit, by PID. With the defaults a run
-# takes about 10 minutes (18 cells x 3 rounds x 11 s, plus start-up).
+# takes about 14 minutes (25 cells x 3 rounds x 11 s, plus start-up).
 
 set -uo pipefail
 
@@ -67,6 +80,8 @@ WARMUP=${WARMUP:-1}
 TARGET=1.2 # luxy pass-through CPU/request at most this multiple of haproxy's
 TARGET_HIT_1K=0.8   # luxy CPU per 1 KiB cache hit, at most this multiple of varnish's
 TARGET_HIT_100K=1.0 # luxy CPU per 100 KiB cache hit, at most this multiple of nginx's
+TARGET_LUA_LB=1.10  # luxy's Lua round robin, at most this multiple of its built-in rr
+TARGET_LB=1.0       # luxy rr / least_conn, at most this multiple of haproxy roundrobin / leastconn
 
 ORIGIN1=18200
 ORIGIN2=18201
@@ -79,8 +94,17 @@ P_LUXY_FWD=18231
 P_LUXY_CACHE=18232
 P_LUXY_FWD_NONE=18233
 P_LUXY_FWD_ELITE=18234
+P_HAPROXY_LC=18222
+P_NGINX_LUA=18212
+P_LUXY_RR=18240
+P_LUXY_LC=18241
+P_LUXY_P2C=18242
+P_LUXY_CHASH=18243
+P_LUXY_LUA=18244
 ALL_PORTS="$ORIGIN1 $ORIGIN2 $P_NGINX $P_NGINX_CACHE $P_HAPROXY $P_VARNISH $P_LUXY $P_LUXY_FWD $P_LUXY_CACHE
-	$P_LUXY_FWD_NONE $P_LUXY_FWD_ELITE"
+	$P_LUXY_FWD_NONE $P_LUXY_FWD_ELITE $P_HAPROXY_LC $P_NGINX_LUA $P_LUXY_RR $P_LUXY_LC $P_LUXY_P2C
+	$P_LUXY_CHASH $P_LUXY_LUA"
+NGINX_LUA_MODULES="/usr/lib/nginx/modules/ndk_http_module.so /usr/lib/nginx/modules/ngx_http_lua_module.so"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -294,8 +318,8 @@ sub vcl_recv { set req.backend_hint = rr.backend(); }
 EOF
 }
 
-write_haproxy() {
-	local d=$DIR/haproxy
+write_haproxy() { # [name port balance]
+	local d=$DIR/${1:-haproxy} port=${2:-$P_HAPROXY} balance=${3:-roundrobin}
 	mkdir -p "$d"
 	cat >"$d/haproxy.cfg" <<EOF
 global
@@ -310,15 +334,58 @@ defaults
     timeout http-keep-alive 60s
 
 frontend fe
-    bind 127.0.0.1:$P_HAPROXY
+    bind 127.0.0.1:$port
     default_backend be
 
 backend be
-    balance roundrobin
+    balance $balance
     http-reuse always
     server o1 127.0.0.1:$ORIGIN1
     server o2 127.0.0.1:$ORIGIN2
 EOF
+}
+
+write_nginx_lua() { # nginx proxying with a round robin written in Lua (balancer_by_lua)
+	local d=$DIR/nginx-lua m
+	mkdir -p "$d/tmp"
+	{
+		for m in $NGINX_LUA_MODULES; do echo "load_module $m;"; done
+		nginx_top "$d"
+		cat <<EOF
+    init_worker_by_lua_block { rr_turn = 0 }
+    upstream origin {
+        server 0.0.0.1;   # a placeholder: the Lua balancer sets the peer
+        balancer_by_lua_block {
+            local balancer = require "ngx.balancer"
+            rr_turn = rr_turn % 2 + 1
+            local ok, err = balancer.set_current_peer("127.0.0.1", rr_turn == 1 and $ORIGIN1 or $ORIGIN2)
+            if not ok then ngx.log(ngx.ERR, "set_current_peer: ", err) end
+        }
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$P_NGINX_LUA;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffer_size 16k;
+            proxy_buffers 16 16k;
+        }
+    }
+}
+EOF
+	} >"$d/nginx.conf"
+}
+
+write_luxy_balance() { # name port balance [hook file]: luxy-passthrough.lua with that balance (and hook)
+	local dst=$DIR/$1.lua
+	sed -e "s/@LISTEN_PORT@/$2/g" -e "s/@ORIGIN1_PORT@/$ORIGIN1/g" -e "s/@ORIGIN2_PORT@/$ORIGIN2/g" \
+		-e "s/  keepalive = 64,/  keepalive = 64, balance = \"$3\", hash = \"uri\",/" "$HERE/luxy-passthrough.lua" >"$dst"
+	grep -q "balance = \"$3\"" "$dst" || die "$dst: could not set balance"
+	[ -n "${4:-}" ] && cat "$HERE/$4" >>"$dst"
+	"$LUXY" -t -c "$dst" >"$DIR/$1-check.log" 2>&1 || die "luxy rejects $dst: $(cat "$DIR/$1-check.log")"
 }
 
 write_luxy() { # template port [copy anonymity] -> $DIR/<copy or template> with the placeholders filled in
@@ -590,6 +657,26 @@ fi
 write_luxy luxy-cache.lua "$P_LUXY_CACHE"
 PATHS="/cached/1k /cached/100k" start_proxy luxy-cache reverse "$P_LUXY_CACHE" "$LUXY" -c "$DIR/luxy-cache.lua"
 
+# ---- balancing strategies, /1k
+write_haproxy haproxy-lc "$P_HAPROXY_LC" leastconn
+PATHS="/1k" start_proxy haproxy-lc reverse "$P_HAPROXY_LC" haproxy -db -f "$DIR/haproxy-lc/haproxy.cfg"
+lua_ok=1
+for m in $NGINX_LUA_MODULES; do [ -f "$m" ] || lua_ok=0; done
+if [ $lua_ok = 1 ]; then
+	write_nginx_lua
+	as_root && chown -R nobody "$DIR/nginx-lua/tmp" 2>/dev/null
+	PATHS="/1k" start_proxy nginx-lua reverse "$P_NGINX_LUA" \
+		nginx -p "$DIR/nginx-lua" -e "$DIR/nginx-lua/error.log" -c "$DIR/nginx-lua/nginx.conf"
+else
+	log "no ngx_http_lua module (make bench installs libnginx-mod-http-lua): no nginx+Lua balancer anchor"
+fi
+for cell in "luxy-rr $P_LUXY_RR rr" "luxy-lc $P_LUXY_LC least_conn" "luxy-p2c $P_LUXY_P2C p2c_ewma" \
+	"luxy-chash $P_LUXY_CHASH chash" "luxy-lua $P_LUXY_LUA rr luxy-lua-rr.lua"; do
+	read -r name port balance hook <<<"$cell"
+	write_luxy_balance "$name" "$port" "$balance" "$hook"
+	PATHS="/1k" start_proxy "$name" reverse "$port" "$LUXY" -c "$DIR/$name.lua"
+done
+
 ncells=${#C_NAME[@]}
 log "$ncells cells x $REPEATS rounds x (${WARMUP} s warm-up + ${DURATION} s)"
 for r in $(seq "$REPEATS"); do
@@ -667,6 +754,21 @@ else
 	hit_verdict="FAIL (targets: at most ${TARGET_HIT_1K}x varnish, ${TARGET_HIT_100K}x nginx)"
 fi
 
+lua_lb=$(ratio "${CPU_MED[luxy-lua,/1k]:-}" "${CPU_MED[luxy-rr,/1k]:-}")
+rr_lb=$(ratio "${CPU_MED[luxy-rr,/1k]:-}" "${CPU_MED[haproxy,/1k]:-}")
+lc_lb=$(ratio "${CPU_MED[luxy-lc,/1k]:-}" "${CPU_MED[haproxy-lc,/1k]:-}")
+lb_errors=$(($(errors_of luxy-rr) + $(errors_of luxy-lc) + $(errors_of luxy-p2c) + $(errors_of luxy-chash) + $(errors_of luxy-lua)))
+if [ "$lua_lb" = - ] || [ "$rr_lb" = - ] || [ "$lc_lb" = - ]; then
+	lb_verdict="n/a (a balancing cell has no result)"
+elif [ "$lb_errors" != 0 ]; then
+	lb_verdict="FAIL (the luxy balancing cells had $lb_errors non-2xx responses or socket errors)"
+elif awk -v a="$lua_lb" -v b="$rr_lb" -v c="$lc_lb" -v t="$TARGET_LUA_LB" -v u="$TARGET_LB" \
+	'BEGIN { exit !(a <= t && b <= u && c <= u) }'; then
+	lb_verdict="PASS (targets: Lua at most ${TARGET_LUA_LB}x built-in, built-in at most ${TARGET_LB}x haproxy)"
+else
+	lb_verdict="FAIL (targets: Lua at most ${TARGET_LUA_LB}x built-in, built-in at most ${TARGET_LB}x haproxy)"
+fi
+
 versions="$(nginx -v 2>&1 | sed 's/^nginx version: //'), haproxy $(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }'), $(varnishd -V 2>&1 | awk 'NR == 1 { print $2 }' | tr -d '()'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), $("$LUXY" -v 2>&1 | head -n 1)"
 noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "median %.2f, max %.2f", a[int((NR + 1) / 2)], a[NR]; else print "-" }')
 
@@ -691,7 +793,7 @@ noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = 
 		n=$((${V[$i,bad]:-0} + ${V[$i,sock]:-0}))
 		[ "$n" != 0 ] && echo "Errors: ${C_NAME[$i]} ${C_PATH[$i]}: ${V[$i,bad]:-0} non-2xx, ${V[$i,sock]:-0} socket errors (wrk output: $DIR/wrk-${C_NAME[$i]}-${C_PATH[$i]//\//}-*.txt)"
 	done
-	for name in luxy luxy-forward luxy-fwd-none luxy-fwd-elite luxy-cache; do
+	for name in luxy luxy-forward luxy-fwd-none luxy-fwd-elite luxy-cache luxy-rr luxy-lc luxy-p2c luxy-chash luxy-lua; do
 		if [ -s "$DIR/$name.log" ]; then
 			echo
 			echo "$name wrote to stderr ($DIR/$name.log), last lines:"
@@ -717,6 +819,7 @@ noise=$(awk -F'\t' 'NR > 1 { print $11 }' "$RESULTS" | sort -g | awk '{ a[NR] = 
 	else
 		echo "luxy CPU per cache hit: ${h1k}x varnish's for /cached/1k, ${h100k}x nginx's for /cached/100k: $hit_verdict"
 	fi
+	echo "luxy balancing CPU/request (/1k): Lua round robin ${lua_lb}x built-in rr; rr ${rr_lb}x haproxy roundrobin; least_conn ${lc_lb}x haproxy leastconn; p2c_ewma $(ratio "${CPU_MED[luxy-p2c,/1k]:-}" "${CPU_MED[luxy-rr,/1k]:-}")x and chash $(ratio "${CPU_MED[luxy-chash,/1k]:-}" "${CPU_MED[luxy-rr,/1k]:-}")x rr; nginx+Lua balancer $(ratio "${CPU_MED[nginx-lua,/1k]:-}" "${CPU_MED[luxy-lua,/1k]:-}")x luxy's Lua: $lb_verdict"
 } | tee "$DIR/report.md"
 
 [ ${#PROBLEMS[@]} = 0 ] || exit 1

@@ -639,3 +639,34 @@ upstream "app" { "127.0.0.1:$b_port", health = { path = "/healthz", interval = "
     r = c.roundtrip("GET", "/not-cached")
     assert r.status == 503 and r.header("Retry-After") == "1"
     c.close()
+
+
+def test_hedged_get_takes_the_fast_servers_answer(env):
+    def slow(req, conn):
+        time.sleep(1.0)
+        conn.respond(200, b"slow\n", [("X-Test-Backend", "slow")], req=req)
+
+    s = env.backend(slow, name="slow")
+    f = env.backend(name="fast")
+    conf = """
+workers(1)
+listen { "127.0.0.1:$port", upstream = "app" }
+upstream "app" { "127.0.0.1:$slow_port", "127.0.0.1:$fast_port", balance = "first", hedge = "100ms" }
+"""
+    lx = env.luxy(conf, slow_port=s.port, fast_port=f.port)
+    c = Client(lx.port, timeout=10)
+    for i in range(3):
+        t0 = time.monotonic()
+        r = c.roundtrip("GET", "/h%d" % i)
+        took = time.monotonic() - t0
+        assert r.status == 200 and who(r) == "fast", r
+        assert 0.08 < took < 0.7, took  # the delay, then the fast server: not the slow one's second
+    assert len(s.requests) == 3 and len(f.requests) == 3, "both were asked each time"
+    # a POST is never sent twice: it waits for the slow server
+    t0 = time.monotonic()
+    r = c.roundtrip("POST", "/order", body=b"x")
+    assert r.status == 200 and who(r) == "slow" and time.monotonic() - t0 >= 0.9
+    assert len(f.requests) == 3
+    c.close()
+    # the hedge is logged as a retry of the request
+    lx.wait_access(lambda line: "/h0" in line and "retries=1" in line, 5, "the hedged request's line")
