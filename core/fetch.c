@@ -134,8 +134,11 @@ static void finish(struct fetch *f, const struct proxy_error *err)
         uc->exchanges++;
         upconn_release(uc, f->t.keepalive, timeouts(f)->backend_idle);
     }
-    if (err && f->backend && f->counted_inflight) /* mid-exchange: a failed connect counted itself */
+    if (err && f->backend && f->counted_inflight) { /* mid-exchange: a failed connect counted itself */
         backend_count_failure(f->backend);
+        if (!f->head_done)
+            backend_result(f->backend, err == &err_backend_timeout ? AR_TIMEOUT : AR_RESET, 0);
+    }
     const struct fetch_sink_ops *ops = f->ops;
     void *sink = f->sink;
     free_fetch(f);
@@ -166,6 +169,7 @@ static void attempt_failed(struct fetch *f, const struct proxy_error *err)
     }
     if (f->backend) {
         backend_connect_failed(f->backend);
+        backend_result(f->backend, AR_CONNECT, 0);
         uncount(f);
     }
     f->last_error = err;
@@ -323,6 +327,11 @@ static bool read_head(struct fetch *f)
             continue;
         }
         f->head_done = true;
+        if (f->backend) { /* the server's live state hears fills and refreshes too */
+            unsigned st = f->resp.status;
+            backend_result(f->backend, st == 502 || st == 503 || st == 504 ? AR_HTTP_5XX : AR_OK,
+                           f->times.first_byte - f->times.connect);
+        }
         enum body_kind kind = !http_response_has_body(f->method, f->resp.status) ? BODY_NONE
                               : f->resp.chunked                                 ? BODY_CHUNKED
                               : f->resp.has_length                              ? BODY_LENGTH

@@ -258,7 +258,7 @@ static void next_attempt(struct request *r)
         request_fail(r, last);
         return;
     }
-    uint64_t now_ms = server_now_ms();
+    uint64_t now_ms = server_loop_ms(ev_now(r->w->loop));
     if (r->attempts == 0) {
         retry_budget_request(&up->budget, now_ms);
     } else if (!retry_allowed(r, up, now_ms)) {
@@ -994,7 +994,8 @@ static void read_from_backend(struct request *r)
             uc->in.end += (size_t)n;
             if (!r->resp_bytes_seen) {
                 r->t_first_byte = ev_now(r->w->loop);
-                hedge_drop(r); /* this one answered: a second attempt is not needed */
+                if (unlikely(r->hedge.armed))
+                    hedge_drop(r); /* this one answered: a second attempt is not needed */
             }
             r->resp_bytes_seen = true;
             r->backend_more = (size_t)n == room;
@@ -1103,7 +1104,8 @@ static void send_head(struct request *r)
         r->up_head = request_head(r);
     outq_push(&uc->out, r->up_head.ptr, r->up_head.len);
     upconn_want_read(uc, true);
-    hedge_arm(r);
+    if (unlikely(r->up && r->up->cfg->hedge > 0))
+        hedge_arm(r);
     if (!r->body_done && !parse_body(r))
         return;
     flush_to_backend(r);
@@ -1152,7 +1154,8 @@ static void on_backend_event(struct upconn *uc, int revents)
 
 void proxy_detach(struct request *r)
 {
-    hedge_drop(r);
+    if (unlikely(r->hedge.armed))
+        hedge_drop(r);
     if (r->cache_status)
         cache_detach(r);
     resolve_cancel(&r->rwait);

@@ -82,34 +82,29 @@ void server_end(struct server_state *s)
 
 static void window_add(struct server_state *s, uint64_t now_ms, bool failed)
 {
-    uint64_t sec = now_ms / 1000;
-    _Atomic uint64_t *slot = &s->window[sec % SS_WINDOW];
-    uint64_t old = atomic_load_explicit(slot, RELAXED), nw;
-    do {
-        uint64_t ok = 0, bad = 0;
-        if (old >> 32 == (sec & 0xffffffff)) {
-            ok = old & 0xffff;
-            bad = (old >> 16) & 0xffff;
-        }
-        if (failed)
-            bad += bad < 0xffff;
-        else
-            ok += ok < 0xffff;
-        nw = ((sec & 0xffffffff) << 32) | (bad << 16) | ok;
-    } while (!atomic_compare_exchange_weak_explicit(slot, &old, nw, RELAXED, RELAXED));
+    uint32_t sec = (uint32_t)(now_ms / 1000);
+    struct ss_second *w = &s->window[sec % SS_WINDOW];
+    uint32_t at = atomic_load_explicit(&w->at, RELAXED);
+    if (at != sec && atomic_compare_exchange_strong_explicit(&w->at, &at, sec, RELAXED, RELAXED)) {
+        /* the first of a new second resets the slot (a count racing with
+         * the reset may be lost: one sample) */
+        atomic_store_explicit(&w->ok, 0, RELAXED);
+        atomic_store_explicit(&w->failed, 0, RELAXED);
+    }
+    atomic_fetch_add_explicit(failed ? &w->failed : &w->ok, 1, RELAXED);
 }
 
 void server_window(const struct server_state *s, uint64_t now_ms, unsigned *ok, unsigned *failed)
 {
-    uint64_t sec = now_ms / 1000;
+    uint32_t sec = (uint32_t)(now_ms / 1000);
     *ok = *failed = 0;
     for (unsigned i = 0; i < SS_WINDOW; i++) {
-        uint64_t v = atomic_load_explicit(&s->window[i], RELAXED);
-        uint64_t at = v >> 32;
-        if (v == 0 || (sec & 0xffffffff) - at >= SS_WINDOW)
+        const struct ss_second *w = &s->window[i];
+        uint32_t at = atomic_load_explicit(&w->at, RELAXED);
+        if (at == 0 || sec - at >= SS_WINDOW)
             continue;
-        *ok += (unsigned)(v & 0xffff);
-        *failed += (unsigned)((v >> 16) & 0xffff);
+        *ok += atomic_load_explicit(&w->ok, RELAXED);
+        *failed += atomic_load_explicit(&w->failed, RELAXED);
     }
 }
 
@@ -169,13 +164,11 @@ static uint64_t ewma(uint64_t old, uint64_t sample)
     return old == 0 ? sample : (old * 7 + sample) / 8; /* about the last 8 samples */
 }
 
-bool server_result(struct server_state *s, enum attempt_result res, double seconds,
+bool server_result(struct server_state *s, enum attempt_result res, double seconds, uint64_t now,
                    const struct upstream_config *cfg, struct server_state *const *group, unsigned n)
 {
-    uint64_t now = server_now_ms();
     const struct outlier_config *o = &cfg->outlier;
     if (res == AR_OK) {
-        atomic_fetch_add_explicit(&s->successes, 1, RELAXED);
         window_add(s, now, false);
         uint64_t us = seconds > 0 ? (uint64_t)(seconds * 1e6) : 0;
         atomic_store_explicit(&s->latency_us, ewma(atomic_load_explicit(&s->latency_us, RELAXED), us), RELAXED);
@@ -191,7 +184,6 @@ bool server_result(struct server_state *s, enum attempt_result res, double secon
             atomic_store_explicit(&s->ejections, 0, RELAXED); /* quiet long enough: the backoff starts over */
         return false;
     }
-    atomic_fetch_add_explicit(&s->failures, 1, RELAXED);
     atomic_store_explicit(&s->last_failure_ms, now, RELAXED);
     atomic_store_explicit(&s->last_failure_kind, (int)res, RELAXED);
     window_add(s, now, true);

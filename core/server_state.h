@@ -53,13 +53,14 @@ struct server_state {
     _Atomic unsigned down;          /* SS_* bits; 0: may be picked */
     _Atomic unsigned weight;        /* current configured weight (admin may change) */
     _Atomic int64_t inflight;       /* exchanges in flight, every worker */
-    _Atomic uint64_t successes, failures;
     _Atomic uint64_t latency_us;    /* EWMA of connect start to first byte */
     _Atomic uint64_t peak_us;       /* peak EWMA: jumps up at once, decays (server_peak_latency) */
     _Atomic uint64_t peak_at_ms;    /* its last sample */
     _Atomic unsigned consecutive_failures;
-    /* per second: (second << 32) | (failures << 16) | successes */
-    _Atomic uint64_t window[SS_WINDOW];
+    struct ss_second {                /* the window: one slot per second, reused */
+        _Atomic uint32_t at;          /* which second (wall clock) it counts */
+        _Atomic uint32_t ok, failed;
+    } window[SS_WINDOW];
     _Atomic unsigned ejections;     /* in a row (resets after a quiet spell) */
     _Atomic uint64_t eject_until_ms;  /* wall clock ms */
     _Atomic uint64_t up_since_ms;   /* when it last came back (slow start) */
@@ -87,8 +88,13 @@ struct server_state *server_state_new(unsigned weight);
 struct server_state *server_state_hold(struct server_state *s);
 void server_state_release(struct server_state *s);
 
-/* Wall clock in milliseconds (CLOCK_REALTIME: shared by every thread). */
+/* Wall clock in milliseconds (CLOCK_REALTIME: shared by every thread). A
+ * worker on its loop has it for free: server_loop_ms(ev_now(loop)). */
 uint64_t server_now_ms(void);
+static inline uint64_t server_loop_ms(double ev_now_seconds)
+{
+    return (uint64_t)(ev_now_seconds * 1000.0);
+}
 
 /* May it be picked now? (An ejection lapses by itself.) */
 static inline bool server_usable(const struct server_state *s, uint64_t now_ms)
@@ -122,7 +128,7 @@ unsigned server_weight(const struct server_state *s, double slow_start, uint64_t
  * share that may be ejected at once). */
 void server_begin(struct server_state *s);
 void server_end(struct server_state *s);
-bool server_result(struct server_state *s, enum attempt_result res, double seconds,
+bool server_result(struct server_state *s, enum attempt_result res, double seconds, uint64_t now_ms,
                    const struct upstream_config *cfg, struct server_state *const *group, unsigned n);
 
 /* Successes and failures over the last SS_WINDOW seconds. */

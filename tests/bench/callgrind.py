@@ -64,6 +64,15 @@ def total(binary, conf, port, n, url, headers, work):
     raise SystemExit("no totals in " + out)
 
 
+LUA_RR = """
+local turn = 0
+function select_backend(req, backends)
+  turn = turn % #backends + 1
+  return backends[turn]
+end
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=["reverse", "forward"])
@@ -71,12 +80,15 @@ def main():
     ap.add_argument("--anonymity", default="anonymous", help="forward: transparent, anonymous, elite, off")
     ap.add_argument("--access", default=None,
                     help="an access log to a file in this format (luxy, combined, json); default none")
+    ap.add_argument("--balance", default=None,
+                    help="reverse: two servers balanced by this strategy (lua: round robin in select_backend)")
     ap.add_argument("--requests", default="1000,3000", help="N1,N2")
     ap.add_argument("--luxy", default=os.path.join(HERE, "..", "..", "build", "luxy"))
     a = ap.parse_args()
     n1, n2 = (int(x) for x in a.requests.split(","))
     body = b"x" * 1024
     origin = Backend(lambda req, conn: conn.respond(200, body, req=req))
+    second = Backend(lambda req, conn: conn.respond(200, body, req=req)) if a.balance else None
     port = free_port()
     conf = 'workers(1)\nlogs { level = "error", access = false }\n'
     work = tempfile.TemporaryDirectory()
@@ -86,7 +98,14 @@ def main():
             os.path.join(work.name, "access.log"), fmt)
     if a.mode == "reverse":
         conf += 'listen { "127.0.0.1:%d", mode = "reverse", upstream = "app" }\n' % port
-        conf += 'upstream "app" { "127.0.0.1:%d" }\n' % origin.port
+        if a.balance:
+            strategy = "rr" if a.balance == "lua" else a.balance
+            conf += 'upstream "app" { "127.0.0.1:%d", "127.0.0.1:%d", balance = "%s" }\n' % (
+                origin.port, second.port, strategy)
+            if a.balance == "lua":
+                conf += LUA_RR
+        else:
+            conf += 'upstream "app" { "127.0.0.1:%d" }\n' % origin.port
         conf += HOOKS if a.hooks else ""
         url, headers = "/x", None
     else:
@@ -100,9 +119,11 @@ def main():
         t1 = total(a.luxy, path, port, n1, url, headers, workdir)
         t2 = total(a.luxy, path, port, n2, url, headers, workdir)
     origin.close()
-    print("%s%s%s: %.0f instructions/request (%d requests: %d, %d requests: %d)"
+    if second:
+        second.close()
+    print("%s%s%s%s: %.0f instructions/request (%d requests: %d, %d requests: %d)"
           % (a.mode, " hooks" if a.hooks else (" " + a.anonymity if a.mode == "forward" else ""),
-             " access=" + a.access if a.access else "",
+             " access=" + a.access if a.access else "", " balance=" + a.balance if a.balance else "",
              (t2 - t1) / (n2 - n1), n1, t1, n2, t2))
 
 

@@ -186,12 +186,12 @@ static void test_p2c(void)
     /* peak EWMA: a slow sample counts at once, then decays */
     make(1, w);
     for (int i = 0; i < 10; i++)
-        server_result(states[0], AR_OK, 0.002, &ucfg, states, 1);
+        server_result(states[0], AR_OK, 0.002, server_now_ms(), &ucfg, states, 1);
     uint64_t fast = atomic_load(&states[0]->peak_us);
-    server_result(states[0], AR_OK, 0.5, &ucfg, states, 1);
+    server_result(states[0], AR_OK, 0.5, server_now_ms(), &ucfg, states, 1);
     uint64_t peak = atomic_load(&states[0]->peak_us);
     for (int i = 0; i < 40; i++)
-        server_result(states[0], AR_OK, 0.002, &ucfg, states, 1);
+        server_result(states[0], AR_OK, 0.002, server_now_ms(), &ucfg, states, 1);
     uint64_t later = atomic_load(&states[0]->peak_us);
     ok(fast == 2000 && peak == 500000 && later < 10000, "peak EWMA: 2ms, jumps to 500ms, decays: %lu %lu %lu",
        (unsigned long)fast, (unsigned long)peak, (unsigned long)later);
@@ -339,28 +339,28 @@ static void test_outlier(void)
     const unsigned w[] = { 1, 1, 1, 1 };
     make(4, w);
     for (int i = 0; i < 4; i++)
-        ok(!server_result(states[0], AR_CONNECT, 0, &ucfg, states, 4), "failure %d: not yet", i + 1);
-    ok(server_result(states[0], AR_RESET, 0, &ucfg, states, 4), "the fifth in a row ejects");
+        ok(!server_result(states[0], AR_CONNECT, 0, server_now_ms(), &ucfg, states, 4), "failure %d: not yet", i + 1);
+    ok(server_result(states[0], AR_RESET, 0, server_now_ms(), &ucfg, states, 4), "the fifth in a row ejects");
     ok(!server_usable(states[0], server_now_ms()), "ejected: not picked");
     uint64_t first = atomic_load(&states[0]->eject_until_ms) - server_now_ms();
     ok(first > 9000 && first <= 10000, "for eject = 10s: %lu ms", (unsigned long)first);
     /* another server: the share (0.5 of 4 = 2) allows one more, not a third */
     for (int i = 0; i < 5; i++)
-        server_result(states[1], AR_TIMEOUT, 0, &ucfg, states, 4);
+        server_result(states[1], AR_TIMEOUT, 0, server_now_ms(), &ucfg, states, 4);
     ok(!server_usable(states[1], server_now_ms()), "a second one: 2 of 4 out is within max_share 0.5");
     bool third = false;
     for (int i = 0; i < 5; i++)
-        third |= server_result(states[2], AR_HTTP_5XX, 0, &ucfg, states, 4);
+        third |= server_result(states[2], AR_HTTP_5XX, 0, server_now_ms(), &ucfg, states, 4);
     ok(!third && server_usable(states[2], server_now_ms()), "a third is never ejected (max_share)");
     /* the lapsed ejection fails again: out for twice as long */
     atomic_store(&states[0]->eject_until_ms, server_now_ms() - 1);
     for (int i = 0; i < 5; i++)
-        server_result(states[0], AR_CONNECT, 0, &ucfg, states, 4);
+        server_result(states[0], AR_CONNECT, 0, server_now_ms(), &ucfg, states, 4);
     uint64_t second = atomic_load(&states[0]->eject_until_ms) - server_now_ms();
     ok(second > 19000 && second <= 20000, "the backoff doubles: %lu ms", (unsigned long)second);
     /* a success after the lapse brings it back, ramping */
     atomic_store(&states[0]->eject_until_ms, server_now_ms() - 1);
-    server_result(states[0], AR_OK, 0.001, &ucfg, states, 4);
+    server_result(states[0], AR_OK, 0.001, server_now_ms(), &ucfg, states, 4);
     is_int((int)atomic_load(&states[0]->down), 0, "a success after the ejection: back");
     /* error rate */
     make(4, w);
@@ -369,7 +369,7 @@ static void test_outlier(void)
     ucfg.outlier.min_requests = 10;
     bool out = false;
     for (int i = 0; i < 20 && !out; i++)
-        out = server_result(states[0], i % 3 ? AR_RESET : AR_OK, 0, &ucfg, states, 4);
+        out = server_result(states[0], i % 3 ? AR_RESET : AR_OK, 0, server_now_ms(), &ucfg, states, 4);
     ok(out, "2 of 3 failing over the window ejects (error_rate 0.5)");
     ok(server_error_rate(states[0], server_now_ms()) > 0.5, "the window's error rate: %.2f",
        server_error_rate(states[0], server_now_ms()));
