@@ -15,6 +15,19 @@ struct backend;
 struct request;
 struct upstream;
 
+/* A class of userdata (api_class.c): its metatable is found by this
+ * object's address, not by name. */
+struct api_class {
+    const char *name;
+};
+/* stack: [...] -> [..., mt]: the class's metatable, made and registered. */
+void api_class_new(lua_State *L, const struct api_class *c);
+/* The value on top gets the class's metatable. */
+void api_class_set(lua_State *L, const struct api_class *c);
+/* The userdata at idx if it is of the class, else NULL / an argument error. */
+void *api_class_test(lua_State *L, int idx, const struct api_class *c);
+void *api_class_check(lua_State *L, int idx, const struct api_class *c);
+
 void api_luxy_open(lua_State *L);
 void api_request_open(lua_State *L);
 void api_response_open(lua_State *L);

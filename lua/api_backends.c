@@ -11,8 +11,8 @@
 #include "../core/upstream.h"
 #include "api.h"
 
-#define BACKENDS_CLASS "luxy.backends"
-#define BACKEND_CLASS "luxy.backend"
+static const struct api_class backends_class = { "luxy.backends" };
+static const struct api_class backend_class = { "luxy.backend" };
 
 struct backends_box {
     struct upstream *up;
@@ -21,17 +21,17 @@ struct backends_box {
 
 static struct backends_box *check_backends(lua_State *L, int idx)
 {
-    return luaL_checkudata(L, idx, BACKENDS_CLASS);
+    return api_class_check(L, idx, &backends_class);
 }
 
 static struct backend *check_backend(lua_State *L, int idx)
 {
-    return *(struct backend **)luaL_checkudata(L, idx, BACKEND_CLASS);
+    return *(struct backend **)api_class_check(L, idx, &backend_class);
 }
 
 struct backend *api_to_backend(lua_State *L, int idx)
 {
-    struct backend **b = luaL_testudata(L, idx, BACKEND_CLASS);
+    struct backend **b = api_class_test(L, idx, &backend_class);
     return b ? *b : NULL;
 }
 
@@ -42,12 +42,12 @@ void api_push_backends(lua_State *L, struct upstream *up, struct request *r)
         struct backends_box *box = lua_newuserdatauv(L, sizeof(*box), 1);
         box->up = up;
         box->r = NULL;
-        luaL_setmetatable(L, BACKENDS_CLASS);
+        api_class_set(L, &backends_class);
         lua_createtable(L, (int)up->n, 0); /* [..., box, list] */
         for (unsigned i = 0; i < up->n; i++) {
             struct backend **b = lua_newuserdatauv(L, sizeof(*b), 0);
             *b = &up->backends[i];
-            luaL_setmetatable(L, BACKEND_CLASS);
+            api_class_set(L, &backend_class);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         lua_setiuservalue(L, -2, 1);
@@ -221,8 +221,8 @@ static int backend_tostring(lua_State *L)
 
 void api_backends_open(lua_State *L)
 {
-    luaL_newmetatable(L, BACKENDS_CLASS); /* stack: [mt] */
-    lua_pushliteral(L, BACKENDS_CLASS);   /* getmetatable() sees this, not the table */
+    api_class_new(L, &backends_class); /* stack: [mt] */
+    lua_pushstring(L, backends_class.name);   /* getmetatable() sees this, not the table */
     lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, list_methods);         /* [mt, methods] */
     lua_pushcclosure(L, backends_index, 1);
@@ -230,8 +230,8 @@ void api_backends_open(lua_State *L)
     lua_pushcfunction(L, backends_len);
     lua_setfield(L, -2, "__len");
     lua_pop(L, 1);
-    luaL_newmetatable(L, BACKEND_CLASS);
-    lua_pushliteral(L, BACKEND_CLASS);
+    api_class_new(L, &backend_class);
+    lua_pushstring(L, backend_class.name);
     lua_setfield(L, -2, "__metatable");
     lua_pushcfunction(L, backend_index);
     lua_setfield(L, -2, "__index");

@@ -14,11 +14,11 @@
 #include "api.h"
 #include "hooks.h"
 
-#define REQUEST_CLASS "luxy.request"
+static const struct api_class request_class = { "luxy.request" };
 
 static struct request *check_request(lua_State *L, int idx)
 {
-    struct request **box = luaL_checkudata(L, idx, REQUEST_CLASS);
+    struct request **box = api_class_check(L, idx, &request_class);
     luaL_argcheck(L, *box != NULL, idx, "request already finished");
     return *box;
 }
@@ -40,7 +40,7 @@ void api_push_request(lua_State *L, struct request *r)
     }
     struct request **box = lua_newuserdatauv(L, sizeof(*box), 0);
     *box = r;
-    luaL_setmetatable(L, REQUEST_CLASS);
+    api_class_set(L, &request_class);
     lua_pushvalue(L, -1);
     r->lua_req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
@@ -309,7 +309,7 @@ static int req_newindex(lua_State *L)
 
 static int req_tostring(lua_State *L)
 {
-    struct request **box = luaL_checkudata(L, 1, REQUEST_CLASS);
+    struct request **box = api_class_check(L, 1, &request_class);
     if (*box == NULL) {
         lua_pushliteral(L, "luxy.request (finished)");
         return 1;
@@ -323,8 +323,8 @@ static int req_tostring(lua_State *L)
 
 void api_request_open(lua_State *L)
 {
-    luaL_newmetatable(L, REQUEST_CLASS); /* stack: [mt] */
-    lua_pushliteral(L, REQUEST_CLASS); /* getmetatable() sees this, not the table */
+    api_class_new(L, &request_class); /* stack: [mt] */
+    lua_pushstring(L, request_class.name); /* getmetatable() sees this, not the table */
     lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, methods);             /* [mt, methods] */
     lua_pushcclosure(L, req_index, 1);   /* [mt, index] */

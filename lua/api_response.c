@@ -8,11 +8,11 @@
 #include "api.h"
 #include "hooks.h"
 
-#define RESPONSE_CLASS "luxy.response"
+static const struct api_class response_class = { "luxy.response" };
 
 static struct request *check_response(lua_State *L, int idx)
 {
-    struct request **box = luaL_checkudata(L, idx, RESPONSE_CLASS);
+    struct request **box = api_class_check(L, idx, &response_class);
     luaL_argcheck(L, *box != NULL, idx, "response already finished");
     return *box;
 }
@@ -34,7 +34,7 @@ void api_push_response(lua_State *L, struct request *r)
     }
     struct request **box = lua_newuserdatauv(L, sizeof(*box), 0);
     *box = r;
-    luaL_setmetatable(L, RESPONSE_CLASS);
+    api_class_set(L, &response_class);
     lua_pushvalue(L, -1);
     r->lua_res_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
@@ -123,8 +123,8 @@ static int res_newindex(lua_State *L)
 
 void api_response_open(lua_State *L)
 {
-    luaL_newmetatable(L, RESPONSE_CLASS); /* stack: [mt] */
-    lua_pushliteral(L, RESPONSE_CLASS); /* getmetatable() sees this, not the table */
+    api_class_new(L, &response_class); /* stack: [mt] */
+    lua_pushstring(L, response_class.name); /* getmetatable() sees this, not the table */
     lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, methods);              /* [mt, methods] */
     lua_pushcclosure(L, res_index, 1);    /* [mt, index] */

@@ -7,7 +7,9 @@
  * skipped, down / ejected / drained ones never picked, -1 when none may;
  * then the server state itself: slow start, outlier ejection with its
  * share and backoff, rise and fall, and the retry budget. */
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../../core/config.h"
 #include "../../core/lb.h"
@@ -150,6 +152,49 @@ static void test_least_conn(void)
     is_int(pick(&lb_least_conn), 2, "load is in-flight per weight: 1/3 is least");
     set_inflight(2, 3); /* 2/1, 1/2, 3/3 */
     is_int(pick(&lb_least_conn), 1, "1/2 is least");
+}
+
+/* Other workers move the shared in-flight counts and weights while this
+ * one picks: a pick must still find a server (a strategy that read a
+ * count twice and compared the two once skipped every server and wrote
+ * before its array). */
+static _Atomic bool churning;
+
+static void *churn(void *arg)
+{
+    (void)arg;
+    unsigned x = 1;
+    while (atomic_load(&churning)) {
+        x = x * 1103515245u + 12345u;
+        atomic_store(&states[(x >> 8) % 3]->inflight, (int64_t)((x >> 16) % 4));
+        server_set_weight(states[(x >> 4) % 3], 1 + (x >> 20) % 3);
+    }
+    return NULL;
+}
+
+static void test_picks_while_others_count(void)
+{
+    const unsigned w[] = { 1, 2, 3 };
+    const struct lb_ops *all[] = { &lb_least_conn, &lb_random, &lb_wrr, &lb_p2c, &lb_p2c_ewma };
+    for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+        make(3, w);
+        atomic_store(&churning, true);
+        pthread_t t;
+        pthread_create(&t, NULL, churn, NULL);
+        long none = 0, picks = 0;
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        do { /* bounded: 300 ms or 2 million picks */
+            for (int i = 0; i < 1000; i++)
+                none += pick(all[k]) < 0;
+            picks += 1000;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        } while (picks < 2000000 && (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 300);
+        atomic_store(&churning, false);
+        pthread_join(t, NULL);
+        ok(none == 0, "%s: every one of %ld picks found a server while another thread counted (%ld did not)",
+           all[k]->name, picks, none);
+    }
 }
 
 static void test_random_shares(void)
@@ -447,6 +492,7 @@ int main(void)
     test_rr();
     test_least_conn();
     test_random_shares();
+    test_picks_while_others_count();
     test_p2c();
     test_chash_movement();
     test_chash_bounded();
