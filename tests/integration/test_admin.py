@@ -899,7 +899,13 @@ cache { size = "4MB" }
             assert r.status == 200
             n += 1
             time.sleep(0.05)
-        wait_for(lambda: (lambda s: s[("app", b1.addr)][1] >= 1 and s[("app", b1.addr)][2]
+        def b1_state():
+            return dt.eval("(document.querySelector('tr.server[data-server=\"%s\"]') || {dataset: {}})"
+                           ".dataset.serverState" % b1.addr)
+        # b1 fails, then outlier detection ejects it (5 in a row): the page
+        # shows the failures rising or the server ejected
+        wait_for(lambda: (lambda s: s[("app", b1.addr)][1] >= 1
+                          and (s[("app", b1.addr)][2] or b1_state() in ("ejected", "probation"))
                           and s[("app", b2.addr)][0] == len(b2.requests))(page_servers(dt)),
                  timeout=5, what="the page showing b1 failing and b2 serving")
         wait_for(lambda: dt.eval("document.querySelectorAll('svg.spark polyline').length") >= 1, timeout=5,
