@@ -570,6 +570,7 @@ static void exchange_failed(struct request *r, const struct proxy_error *err, en
     if (r->backend && !r->resp_head_done)
         note_failure(r, res);
     if (r->hedge.uc && !r->resp_head_done && !r->resp_started) {
+        backend_count_failure(r->backend);
         close_attempt(r); /* a hedged second attempt is out: it carries on alone */
         hedge_take_over(r);
         return;
@@ -579,14 +580,11 @@ static void exchange_failed(struct request *r, const struct proxy_error *err, en
         char peer[ADDR_STRLEN];
         log_warn("upstream %s %s: %s; trying another server", r->up->cfg->name, peer_text(r, peer), err->text);
         backend_count_failure(r->backend);
-        upconn_close(r->uc);
-        r->uc = NULL;
-        if (r->counted_inflight) {
-            backend_end(r->backend);
-            r->counted_inflight = false;
-        }
+        close_attempt(r);
+        /* what arrived of a response head is gone with its connection */
         r->resp_bytes_seen = false;
         r->resp_parsed = 0;
+        memset(&r->rscan, 0, sizeof(r->rscan));
         r->attempt_error = err;
         next_attempt(r);
         return;

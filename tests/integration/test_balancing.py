@@ -670,3 +670,27 @@ upstream "app" { "127.0.0.1:$slow_port", "127.0.0.1:$fast_port", balance = "firs
     c.close()
     # the hedge is logged as a retry of the request
     lx.wait_access(lambda line: "/h0" in line and "retries=1" in line, 5, "the hedged request's line")
+
+
+def test_half_a_head_then_silence_is_retried_elsewhere(env):
+    def stalls(req, conn):
+        conn.send(b"HTTP/1.1 200 OK\r\nContent-Le")  # half a head, then nothing
+        time.sleep(2)
+        conn.close()
+
+    a = env.backend(stalls, name="stalls")
+    b = env.backend(name="fine")
+    conf = """
+workers(1)
+timeouts { backend_read = "300ms" }
+listen { "127.0.0.1:$port", upstream = "app" }
+upstream "app" { "127.0.0.1:$a_port", "127.0.0.1:$b_port", balance = "first" }
+"""
+    lx = env.luxy(conf, a_port=a.port, b_port=b.port)
+    c = Client(lx.port, timeout=10)
+    r = c.roundtrip("GET", "/half")
+    # the half head is dropped with its connection: the other server's
+    # whole response is parsed from its start
+    assert r.status == 200 and who(r) == "fine", r
+    assert r.body == b"GET /half\n"
+    c.close()
