@@ -396,7 +396,7 @@ static void upstreams_json(struct request *r, struct jw *w)
         for (unsigned s = 0; s < u->nservers; s++) {
             const struct server_config *sc = &u->servers[s];
             struct metrics_server_sum ss;
-            metrics_sum_server(sc->stats, &ss);
+            metrics_sum_server(sc, &ss);
             jw_object(w);
             jw_key(w, "address");
             jw_cstr(w, sc->spec);

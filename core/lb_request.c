@@ -58,34 +58,46 @@ bool lb_request_key(const struct request *r, const struct upstream *up, uint64_t
     return true;
 }
 
-static void server_id(const struct upstream *up, unsigned i, char out[17])
+uint64_t sticky_server_id(const struct upstream *up, const struct backend *b)
 {
     char name[700];
-    const struct backend *b = &up->backends[i];
     int n = snprintf(name, sizeof(name), "%s/%s#%u", up->cfg->name, b->cfg->spec, b->occurrence);
-    snprintf(out, 17, "%016llx", (unsigned long long)lb_hash(name, (size_t)n));
+    return lb_hash(name, (size_t)n);
+}
+
+/* The 16 hex digits of v as a number; false when v is not that. */
+static bool parse_id(struct slice v, uint64_t *id)
+{
+    if (v.len != 16)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < 16; i++) {
+        char c = v.ptr[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+        if (d == 16)
+            return false;
+        x = x << 4 | d;
+    }
+    *id = x;
+    return true;
 }
 
 int sticky_pick(const struct request *r, struct upstream *up, const struct lb_query *q)
 {
-    struct slice v = request_cookie(&r->head.headers, slice_make(up->cfg->sticky, strlen(up->cfg->sticky)));
-    if (v.len != 16)
+    uint64_t id;
+    if (!parse_id(request_cookie(&r->head.headers, slice_make(up->cfg->sticky, strlen(up->cfg->sticky))), &id))
         return -1;
-    for (unsigned i = 0; i < up->n; i++) {
-        char id[17];
-        server_id(up, i, id);
-        if (memcmp(id, v.ptr, 16) == 0)
+    for (unsigned i = 0; i < up->n; i++)
+        if (up->backends[i].sticky_id == id)
             return lb_candidate(up, i, q) ? (int)i : -1;
-    }
     return -1;
 }
 
 void sticky_set_cookie(struct headers *h, struct arena *a, const struct upstream *up, unsigned index)
 {
-    char id[17];
-    server_id(up, index, id);
     size_t n = strlen(up->cfg->sticky) + sizeof("=0123456789abcdef; Path=/; HttpOnly");
     char *v = arena_alloc(a, n);
-    int len = snprintf(v, n, "%s=%s; Path=/; HttpOnly", up->cfg->sticky, id);
+    int len = snprintf(v, n, "%s=%016llx; Path=/; HttpOnly", up->cfg->sticky,
+                       (unsigned long long)up->backends[index].sticky_id);
     headers_add(h, a, SLICE_LIT("Set-Cookie"), slice_make(v, (size_t)len));
 }

@@ -12,6 +12,7 @@
 
 struct request;
 struct upstream;
+struct backend;
 struct headers;
 struct arena;
 
@@ -20,6 +21,8 @@ struct arena;
  * when r has none (no such header or cookie). */
 bool lb_request_key(const struct request *r, const struct upstream *up, uint64_t *key);
 
+/* Server b's id in sticky cookies, made once when its group is built. */
+uint64_t sticky_server_id(const struct upstream *up, const struct backend *b);
 /* The server r's sticky cookie names when it may take r, or -1. */
 int sticky_pick(const struct request *r, struct upstream *up, const struct lb_query *q);
 /* Adds Set-Cookie for up's sticky cookie naming server index to h. */

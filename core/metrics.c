@@ -290,8 +290,9 @@ void metrics_sum_workers(const struct metrics *m, struct metrics_worker_sum *o)
     }
 }
 
-void metrics_sum_server(struct metrics_block *b, struct metrics_server_sum *o)
+void metrics_sum_server(const struct server_config *sc, struct metrics_server_sum *o)
 {
+    struct metrics_block *b = sc->stats;
     memset(o, 0, sizeof(*o));
     for (unsigned i = 1; i <= b->nslots; i++) {
         const struct metrics_server_slot *s = metrics_server(b, i);
@@ -299,8 +300,8 @@ void metrics_sum_server(struct metrics_block *b, struct metrics_server_sum *o)
         o->failures += metric_get(&s->failures);
         o->responses += metric_get(&s->responses);
         o->response_us += metric_get(&s->response_us);
-        o->inflight += gauge_get(&s->inflight);
     }
+    o->inflight = server_inflight(sc->state); /* every worker's, kept once in the shared state */
 }
 
 uint64_t metrics_sum_listener_requests(struct metrics_block *b)
@@ -499,7 +500,7 @@ static void upstreams_text(struct sbuf *b, const struct config *cfg, const struc
                 struct metrics_server_sum ss;
                 char buf[300];
                 const char *label = server_label(u, s, buf, sizeof(buf));
-                metrics_sum_server(u->servers[s].stats, &ss);
+                metrics_sum_server(&u->servers[s], &ss);
                 switch (f) {
                 case 0:
                     sample(b, fam[f].name, "upstream", u->name, "server", label, ss.requests);

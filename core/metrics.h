@@ -113,7 +113,6 @@ struct metrics_group_slot {
 struct metrics_server_slot {
     _Alignas(METRICS_LINE) metric_t requests, failures;
     metric_t responses, response_us; /* timed exchanges (a first byte came) and their time */
-    gauge_t inflight;
 };
 
 enum metrics_kind { MB_LISTENER, MB_GROUP, MB_SERVER };
@@ -195,10 +194,11 @@ struct metrics_worker_sum {
 };
 struct metrics_server_sum {
     uint64_t requests, failures, responses, response_us;
-    int64_t inflight;
+    int64_t inflight;          /* every worker's (server_state.h) */
 };
 void metrics_sum_workers(const struct metrics *m, struct metrics_worker_sum *out);
-void metrics_sum_server(struct metrics_block *b, struct metrics_server_sum *out);
+struct server_config;
+void metrics_sum_server(const struct server_config *sc, struct metrics_server_sum *out);
 uint64_t metrics_sum_listener_requests(struct metrics_block *b);
 
 /* The name of an error kind (errors.h order, then "rejected"). */

@@ -227,9 +227,8 @@ static bool retry_allowed(struct request *r, struct upstream *up, uint64_t now_m
 
 /* No server of up may be picked (down, ejected or drained): a quick 503
  * that says when to come back, never a wait. */
-static const struct proxy_error *all_down(struct request *r, struct upstream *up)
+static const struct proxy_error *all_down(struct upstream *up)
 {
-    (void)r;
     log_warn("upstream %s: no server available (every one is down, ejected or drained)", up->cfg->name);
     return &err_all_down; /* with Retry-After, as every 503 of luxy's */
 }
@@ -295,7 +294,7 @@ static void next_attempt(struct request *r)
         return;
     }
     if (i < 0) { /* none left: the script said nil, or every server is out */
-        request_fail(r, r->attempts > 0 ? last : rc == HOOK_OK ? &err_no_backend : all_down(r, up));
+        request_fail(r, r->attempts > 0 ? last : rc == HOOK_OK ? &err_no_backend : all_down(up));
         return;
     }
     if (r->cache_fill_pending) {
@@ -325,6 +324,15 @@ static void close_attempt(struct request *r)
     }
 }
 
+/* What arrived of a response head went with its attempt's connection:
+ * the next attempt's is read from its start. */
+static void forget_response_start(struct request *r)
+{
+    r->resp_bytes_seen = false;
+    r->resp_parsed = 0;
+    memset(&r->rscan, 0, sizeof(r->rscan));
+}
+
 /* The current attempt on r->backend failed with res: the server's state
  * hears it, and select_backend can see it on a retry (b.failure). */
 static void note_failure(struct request *r, enum attempt_result res)
@@ -340,18 +348,11 @@ static void attempt_failed(struct request *r, const struct proxy_error *err)
     char peer[ADDR_STRLEN];
     log_warn("%s%s %s: %s", r->up ? "upstream " : "origin", r->up ? r->up->cfg->name : "",
              peer_text(r, peer), err->text);
-    if (r->uc) {
-        upconn_close(r->uc);
-        r->uc = NULL;
-    }
     if (r->backend) {
         backend_connect_failed(r->backend);
         note_failure(r, AR_CONNECT);
-        if (r->counted_inflight) {
-            backend_end(r->backend);
-            r->counted_inflight = false;
-        }
     }
+    close_attempt(r);
     r->attempt_error = err;
     if (hedge_take_over(r))
         return; /* a hedged second attempt is out: it carries on alone */
@@ -538,29 +539,30 @@ static void upload_stop(struct request *r)
     }
 }
 
-static bool retryable_on_fresh_connection(const struct request *r)
+/* May r be sent again? An idempotent method (RFC 9110 9.2.2) without a
+ * body: a body streamed to a server that went away is gone. */
+static bool resendable(const struct request *r)
 {
     unsigned m = r->head.method;
     bool idempotent = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
                       m == HTTP_DELETE || m == HTTP_PUT;
-    /* a pooled connection the backend had closed: the request never
-     * reached it, so sending it again is safe when there is no body */
-    bool bodiless = r->body_done && r->body_bytes == 0;
-    return r->uc->reused && !r->resp_bytes_seen && bodiless && idempotent && !r->retried_fresh;
+    return idempotent && r->body_done && r->body_bytes == 0;
+}
+
+/* A pooled connection the backend had closed: the request never reached
+ * it, so it is sent once more on a fresh one. */
+static bool retryable_on_fresh_connection(const struct request *r)
+{
+    return r->uc->reused && !r->resp_bytes_seen && resendable(r) && !r->retried_fresh;
 }
 
 /* May a request that failed on a server mid-exchange go to another one?
- * Only when the client has had nothing of a response, and sending it
- * again is safe: an idempotent method without a body (RFC 9110 9.2.2;
- * a body streamed to a server that died is gone). */
+ * Only when the client has had nothing of a response, and it may be sent
+ * again. */
 static bool retryable_elsewhere(const struct request *r)
 {
-    unsigned m = r->head.method;
-    bool idempotent = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
-                      m == HTTP_DELETE || m == HTTP_PUT;
-    bool bodiless = r->body_done && r->body_bytes == 0;
     return r->up && r->backend && !r->resp_head_done && !r->resp_started && r->interim_count == 0 &&
-           !r->tunnel && idempotent && bodiless;
+           !r->tunnel && resendable(r);
 }
 
 /* The attempt failed mid-exchange with err (res for the server's state):
@@ -581,10 +583,7 @@ static void exchange_failed(struct request *r, const struct proxy_error *err, en
         log_warn("upstream %s %s: %s; trying another server", r->up->cfg->name, peer_text(r, peer), err->text);
         backend_count_failure(r->backend);
         close_attempt(r);
-        /* what arrived of a response head is gone with its connection */
-        r->resp_bytes_seen = false;
-        r->resp_parsed = 0;
-        memset(&r->rscan, 0, sizeof(r->rscan));
+        forget_response_start(r);
         r->attempt_error = err;
         next_attempt(r);
         return;
@@ -1198,9 +1197,7 @@ void proxy_hedge_adopt(struct request *r, struct upconn *uc, struct backend *b, 
     r->t_connect = t_connect;
     r->t_connected = connected ? t_connect : 0;
     r->t_first_byte = 0;
-    r->resp_bytes_seen = false;
-    r->resp_parsed = 0;
-    memset(&r->rscan, 0, sizeof(r->rscan));
+    forget_response_start(r);
     r->state = connected ? RS_EXCHANGE : RS_CONNECTING; /* connecting: on_connected sends the head */
 }
 

@@ -126,13 +126,14 @@ static bool may_eject(struct server_state *const *group, unsigned n, double max_
     return (double)(out + 1) <= max_share * n;
 }
 
+/* Out for eject x 2^(ejections so far), up to max_eject. The caller saw
+ * it in service or on probation; another worker may have ejected it since
+ * (then this one does not, so the backoff doubles once). */
 static bool eject(struct server_state *s, const struct outlier_config *o, int reason, uint64_t now_ms)
 {
-    unsigned d = atomic_load_explicit(&s->down, RELAXED);
-    if (d & SS_EJECTED) {
-        if (now_ms < atomic_load_explicit(&s->eject_until_ms, RELAXED))
-            return false; /* another worker was first */
-    }
+    if ((atomic_load_explicit(&s->down, RELAXED) & SS_EJECTED) &&
+        now_ms < atomic_load_explicit(&s->eject_until_ms, RELAXED))
+        return false;
     unsigned times = atomic_fetch_add_explicit(&s->ejections, 1, RELAXED);
     double secs = o->eject;
     for (unsigned i = 0; i < times && secs < o->max_eject; i++)

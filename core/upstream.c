@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 
+#include "lb_request.h"
 #include "log.h"
 #include "upconn.h"
 #include "luxy.h"
@@ -69,6 +70,8 @@ void upstream_init(struct generation *g, const struct generation *prev)
             for (unsigned j = 0; j < i; j++)
                 b->occurrence += strcmp(uc->servers[j].spec, b->cfg->spec) == 0;
             b->addrs = b->cfg->addrs;
+            if (uc->sticky)
+                b->sticky_id = sticky_server_id(up, b);
             assert(b->cfg->stats != NULL && b->cfg->state != NULL); /* metrics_bind ran */
             b->m = metrics_server(b->cfg->stats, w->id); /* shared with prev's: counters carry over */
             b->st = up->states[i] = b->cfg->state;     /* shared by every worker, kept by a reload */

@@ -30,11 +30,12 @@ struct backend {
     struct upstream *up;
     unsigned index;              /* 0-based position in the group */
     unsigned occurrence;         /* which listing of its spec in the group (0: the first) */
+    uint64_t sticky_id;          /* its id in the group's sticky cookie (lb_request.h) */
     struct server_state *st;     /* shared by every worker (server_state.h) */
     struct resolved addrs;       /* current addresses, port set */
     unsigned next_addr;          /* rotates when a connect fails */
     int current_weight;          /* smooth weighted round robin (wrr, least_conn ties) */
-    struct metrics_server_slot *m; /* requests, failures, exchanges in flight: this worker's */
+    struct metrics_server_slot *m; /* requests, failures, response times: this worker's */
     struct resolve_wait rwait;   /* background re-resolution */
     bool resolving;
 };
@@ -77,12 +78,10 @@ static inline unsigned backend_inflight(const struct backend *b)
 static inline void backend_begin(struct backend *b)
 {
     metric_add(&b->m->requests, 1);
-    gauge_add(&b->m->inflight, 1);
     server_begin(b->st);
 }
 static inline void backend_end(struct backend *b)
 {
-    gauge_add(&b->m->inflight, -1);
     server_end(b->st);
 }
 /* What an attempt on b ended with: the shared state (outlier detection)

@@ -88,22 +88,24 @@ static int pick_with(lua_State *L, const struct lb_ops *ops)
 {
     struct backends_box *box = check_backends(L, 1);
     struct lb_query q = { .tried = box->r ? &box->r->tried : &no_tries, .now_ms = server_now_ms() };
-    if (ops->keyed) {
+    if (ops == &lb_ip_hash) {
+        if (box->r) {
+            struct slice ip = request_client_ip(box->r);
+            q.key = lb_hash(ip.ptr, ip.len);
+            q.has_key = true;
+        }
+    } else if (ops->keyed) {
         size_t len;
-        const char *key = ops == &lb_ip_hash ? NULL : luaL_optlstring(L, 2, NULL, &len);
+        const char *key = luaL_optlstring(L, 2, NULL, &len);
         if (key) {
             q.key = lb_hash(key, len);
             q.has_key = true;
         } else if (box->r) {
-            q.has_key = lb_request_key(box->r, box->up, &q.key) || ops == &lb_ip_hash;
-            if (ops == &lb_ip_hash) {
-                struct slice ip = request_client_ip(box->r);
-                q.key = lb_hash(ip.ptr, ip.len);
-            }
+            q.has_key = lb_request_key(box->r, box->up, &q.key);
         }
-        if (!q.has_key)
-            return luaL_error(L, "backends:%s(key): a key string is needed here", ops->name);
     }
+    if (ops->keyed && !q.has_key)
+        return luaL_error(L, "backends:%s(key): a key string is needed here", ops->name);
     push_backend(L, 1, lb_pick(ops, box->up, &q));
     return 1;
 }
