@@ -516,7 +516,7 @@ static void reload(struct request *r)
         admin_fail(r, 503, "luxy is stopping: no reload");
         return;
     }
-    log_info("admin: client %s asked for a reload", r->conn->peer_ip);
+    log_info("admin: client %s asked for a reload", r->from_ip);
     kill(getpid(), SIGHUP); /* the main thread reloads, as for luxy -s reload */
     struct sbuf b;
     struct jw w;
@@ -554,7 +554,7 @@ static void purge(struct request *r)
     unsigned n = p->by == PURGE_URL      ? cache_remove_key(c, slice_make(p->key, p->key_len))
                  : p->by == PURGE_PREFIX ? cache_remove_prefix(c, slice_make(p->key, p->key_len))
                                          : cache_remove_tag(c, slice_make(p->value, p->len));
-    log_info("admin: client %s purged %s %.*s: %u entr%s removed", r->conn->peer_ip, by[p->by],
+    log_info("admin: client %s purged %s %.*s: %u entr%s removed", r->from_ip, by[p->by],
              (int)min(p->len, (size_t)512), p->value, n, n == 1 ? "y" : "ies");
     struct sbuf b;
     struct jw w;

@@ -117,7 +117,7 @@ void admin_server(struct request *r)
             admin_fail(r, strncmp(err, "no upstream", 11) == 0 ? 404 : 409, err);
             return;
         }
-        log_info("admin: client %s: %s server %s %s upstream %s", r->conn->peer_ip, add ? "add" : "remove", server,
+        log_info("admin: client %s: %s server %s %s upstream %s", r->from_ip, add ? "add" : "remove", server,
                  add ? "to" : "from", upstream);
         answer(r, 202, upstream, server, action, NULL, NULL);
         return;
@@ -140,14 +140,14 @@ void admin_server(struct request *r)
         server_drain(sc->state, drain);
         log_warn("upstream %s: server %s %s (admin, client %s)", upstream, server,
                  drain ? "drained: no new requests; those in flight finish" : "undrained: back in service",
-                 r->conn->peer_ip);
+                 r->from_ip);
     } else if (strcmp(action, "weight") == 0) {
         if (!weight) {
             admin_fail(r, 400, "action=weight needs &weight=N");
             return;
         }
         server_set_weight(sc->state, (unsigned)wv);
-        log_warn("upstream %s: server %s weight %lu (admin, client %s)", upstream, server, wv, r->conn->peer_ip);
+        log_warn("upstream %s: server %s weight %lu (admin, client %s)", upstream, server, wv, r->from_ip);
     } else {
         admin_fail(r, 400, "action must be drain, undrain, weight, add or remove");
         return;

@@ -332,7 +332,7 @@ struct cache_fill *cache_fill_start(struct request *trigger, struct cache_entry 
     generation_hold(fl->gen);
     fl->c = w->cache;
     fl->trigger = trigger;
-    fl->reverse = trigger->conn->lc->mode == MODE_REVERSE;
+    fl->reverse = trigger->lc->mode == MODE_REVERSE;
     fl->request_time = ev_now(w->loop);
     arena_init(&fl->arena);
     fl->req = deep_copy(&trigger->head.headers, &fl->arena);

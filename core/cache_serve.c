@@ -37,7 +37,7 @@ static void stream(struct request *r);
 
 bool cache_applies(const struct request *r)
 {
-    if (r->w->cache == NULL || !r->conn->lc->cache || r->tunnel)
+    if (r->w->cache == NULL || !r->lc->cache || r->tunnel)
         return false;
     unsigned m = r->head.method;
     if (m == HTTP_PURGE)
@@ -449,7 +449,7 @@ static struct fetch_target target_of(struct request *r, int backend)
         for (unsigned i = r->addr_next; i < r->addrs.n; i++)
             t.addrs.addr[t.addrs.n++] = r->addrs.addr[i];
         t.tries = t.addrs.n;
-        t.keepalive = r->conn->lc->keepalive;
+        t.keepalive = r->lc->keepalive;
     }
     return t;
 }
@@ -522,7 +522,7 @@ static void background_refresh(struct request *r, struct cache_entry *e)
         for (unsigned i = 0; i < t.addrs.n; i++)
             addr_set_port(&t.addrs.addr[i], r->origin_port);
         t.tries = t.addrs.n;
-        t.keepalive = r->conn->lc->keepalive;
+        t.keepalive = r->lc->keepalive;
     } else {
         cache_end_revalidation(e);
         return;
@@ -609,9 +609,9 @@ static void purge(struct request *r)
     const struct cache_config *cc = &c->cfg;
     bool allowed = false;
     for (unsigned i = 0; i < cc->npurge_allow && !allowed; i++)
-        allowed = cidr_match(&cc->purge_allow[i], &r->conn->peer);
+        allowed = cidr_match(&cc->purge_allow[i], r->from);
     if (!allowed) {
-        log_info("client %s: PURGE refused (not in cache.purge)", r->conn->peer_ip);
+        log_info("client %s: PURGE refused (not in cache.purge)", r->from_ip);
         r->state = RS_LOCAL;
         request_fail(r, &err_purge_denied);
         return;
@@ -644,7 +644,7 @@ static void purge(struct request *r)
     }
     char *body = arena_alloc(&r->arena, 64);
     int len = snprintf(body, 64, n ? "purged %u\n" : "not in the cache\n", n);
-    log_info("client %s: PURGE %.*s: %u entr%s removed", r->conn->peer_ip, (int)min(r->head.target.len, (size_t)256),
+    log_info("client %s: PURGE %.*s: %u entr%s removed", r->from_ip, (int)min(r->head.target.len, (size_t)256),
              r->head.target.ptr, n, n == 1 ? "y" : "ies");
     headers_init(&r->local_headers);
     request_respond(r, n ? 200 : 404, slice_make(body, (size_t)len));
@@ -738,7 +738,7 @@ void cache_invalidate(struct request *r)
 {
     struct cache *c = store(r);
     bool failed;
-    if (c == NULL || !r->conn->lc->cache || !find_key(r, &failed))
+    if (c == NULL || !r->lc->cache || !find_key(r, &failed))
         return;
     cache_remove_key(c, r->cache_key);
     /* and Location / Content-Location on the same origin (RFC 9111 4.4) */

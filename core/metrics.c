@@ -241,7 +241,7 @@ void metrics_request_end(const struct request *r, bool client_gone)
 {
     struct worker *w = r->w;
     struct metrics_worker *wm = w->wm;
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     if (unlikely(wm == NULL || lc->stats == NULL))
         return; /* not a running server's (tests) */
     struct metrics_listener_slot *ls = metrics_listener(lc->stats, w->id);

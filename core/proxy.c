@@ -87,7 +87,7 @@ static bool is_own_address(struct worker *w, const union sockaddr_u *a)
 
 static void origin_resolved(struct request *r, const struct resolved *res)
 {
-    const struct destination_rules *deny = &r->conn->lc->deny;
+    const struct destination_rules *deny = &r->lc->deny;
     r->addrs = *res;
     unsigned kept = 0;
     for (unsigned i = 0; i < r->addrs.n; i++) {
@@ -106,7 +106,7 @@ static void origin_resolved(struct request *r, const struct resolved *res)
     if (r->addrs.n && kept == 0) {
         char text[ADDR_STRLEN];
         addr_format(&r->addrs.addr[0], text, sizeof(text), false);
-        log_info("client %s: destination %.*s (%s) refused (deny_destinations)", r->conn->peer_ip,
+        log_info("client %s: destination %.*s (%s) refused (deny_destinations)", r->from_ip,
                  (int)min(r->origin_host.len, (size_t)256), r->origin_host.ptr, text);
         request_fail(r, &err_destination_denied);
         return;
@@ -147,7 +147,7 @@ static bool via_parent(struct request *r)
         return false;
     }
     r->via_parent = true;
-    const struct destination_rules *deny = &r->conn->lc->deny;
+    const struct destination_rules *deny = &r->lc->deny;
     char host[ADDR_HOSTLEN];
     union sockaddr_u a;
     if (deny->nnets && r->origin_host.len < sizeof(host)) {
@@ -183,7 +183,7 @@ void proxy_start(struct request *r)
         return;
     }
     if (r->origin_host.ptr == NULL) {
-        const struct listener_config *lc = r->conn->lc;
+        const struct listener_config *lc = r->lc;
         if (lc->mode == MODE_REVERSE)
             log_warn("listen %s has no upstream of its own and on_request chose none for %s %.*s", lc->spec,
                      http_method_str(r->head.method), (int)min(r->head.target.len, (size_t)256),
@@ -799,7 +799,7 @@ static void parent_connect_answered(struct request *r);
 static bool start_response(struct request *r)
 {
     struct worker *w = r->w;
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     struct headers *h = &r->resp.headers;
     headers_strip_hop_by_hop(h, 0);
     if (w->cache && lc->cache) {
@@ -1177,7 +1177,7 @@ void proxy_detach(struct request *r)
                     !r->tunnel && r->resp.keep_alive && outq_empty(&uc->out);
     if (reusable) {
         uc->exchanges++;
-        upconn_release(uc, r->up ? r->up->cfg->keepalive : r->conn->lc->keepalive,
+        upconn_release(uc, r->up ? r->up->cfg->keepalive : r->lc->keepalive,
                        timeouts(r)->backend_idle);
     } else {
         upconn_close(uc);

@@ -16,7 +16,7 @@
 
 static void challenge(struct request *r)
 {
-    const struct proxy_auth_config *pa = &r->conn->lc->auth;
+    const struct proxy_auth_config *pa = &r->lc->auth;
     size_t n = strlen(pa->realm) + 40;
     char *v = arena_alloc(&r->arena, n);
     int len = snprintf(v, n, "Basic realm=\"%s\", charset=\"UTF-8\"", pa->realm);
@@ -28,13 +28,13 @@ static void challenge(struct request *r)
 
 static void refused(struct request *r)
 {
-    log_info("client %s: proxy user '%.*s' refused", r->conn->peer_ip, (int)r->user_claim.len, r->user_claim.ptr);
+    log_info("client %s: proxy user '%.*s' refused", r->from_ip, (int)r->user_claim.len, r->user_claim.ptr);
     challenge(r);
 }
 
 static void busy(struct request *r)
 {
-    log_warn("client %s: too many proxy passwords being checked: 503", r->conn->peer_ip);
+    log_warn("client %s: too many proxy passwords being checked: 503", r->from_ip);
     headers_init(&r->local_headers);
     headers_add(&r->local_headers, &r->arena, SLICE_LIT("Retry-After"), SLICE_LIT("1"));
     headers_add(&r->local_headers, &r->arena, H_CACHE_CONTROL, SLICE_LIT("no-store"));
@@ -74,7 +74,7 @@ static void check_done(void *arg, enum auth_result res)
 
 void proxy_auth_begin(struct request *r)
 {
-    const struct proxy_auth_config *pa = &r->conn->lc->auth;
+    const struct proxy_auth_config *pa = &r->lc->auth;
     struct slice v = headers_get(&r->head.headers, H_PROXY_AUTHORIZATION);
     if (v.ptr == NULL) {
         challenge(r); /* the usual first request of a client: not worth a log line */
@@ -84,7 +84,7 @@ void proxy_auth_begin(struct request *r)
     struct slice user, password;
     const char *why = auth_basic_parse(v, buf, sizeof(buf), &user, &password);
     if (why) {
-        log_info("client %s: unreadable Proxy-Authorization: %s", r->conn->peer_ip, why);
+        log_info("client %s: unreadable Proxy-Authorization: %s", r->from_ip, why);
         challenge(r);
         return;
     }

@@ -44,6 +44,10 @@ static struct request *request_new(struct conn *c)
     r->conn = c;
     r->w = w;
     r->gen = c->gen; /* held by the connection, which outlives the request */
+    r->lc = c->lc;
+    r->from = &c->peer;
+    r->from_ip = c->peer_ip;
+    r->from_ip_len = c->peer_ip_len;
     r->started = ev_now(w->loop);
     r->lua_req_ref = r->lua_res_ref = r->lua_ctx_ref = LUA_NOREF;
     headers_init(&r->local_headers);
@@ -71,19 +75,19 @@ void request_free(struct request *r)
 
 struct slice request_client_ip(const struct request *r)
 {
-    return r->client_ip.ptr ? r->client_ip : slice_make(r->conn->peer_ip, r->conn->peer_ip_len);
+    return r->client_ip.ptr ? r->client_ip : slice_make(r->from_ip, r->from_ip_len);
 }
 
 const union sockaddr_u *request_client_addr(const struct request *r)
 {
-    return r->client_ip.ptr ? &r->client_addr : &r->conn->peer;
+    return r->client_ip.ptr ? &r->client_addr : r->from;
 }
 
 /* ---- the access log ---- */
 
 void request_log_entry(const struct request *r, struct access_entry *e, char peer[ADDR_STRLEN])
 {
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     memset(e, 0, sizeof(*e));
     e->time_ms = access_now_ms();
     e->client = request_client_ip(r);
@@ -140,7 +144,7 @@ static void request_log(struct request *r)
 
 struct slice request_id_field(const struct request *r)
 {
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     return slice_make(lc->request_id, lc->request_id_len);
 }
 
@@ -206,7 +210,7 @@ void request_client_gone(struct request *r, const char *why)
     /* what is still queued never reached the client */
     size_t pending = r->conn->out.bytes;
     r->bytes_out = r->bytes_out > pending ? r->bytes_out - pending : 0;
-    log_debug("client %s: exchange abandoned: %s", r->conn->peer_ip, why);
+    log_debug("client %s: exchange abandoned: %s", r->from_ip, why);
     proxy_detach(r);
     request_log(r);
     metrics_request_end(r, true);
@@ -287,7 +291,7 @@ static unsigned hook_generated_response(struct request *r, unsigned status)
     r->resp.headers = headers_copy(&r->local_headers, &r->arena); /* a failed hook leaves the original */
     r->resp_generated = true;
     if (hooks_on_response(vm, r) != HOOK_OK) {
-        log_warn("client %s: on_response failed on a %u made by luxy; it was sent unchanged", r->conn->peer_ip,
+        log_warn("client %s: on_response failed on a %u made by luxy; it was sent unchanged", r->from_ip,
                  status);
         return status;
     }
@@ -385,12 +389,12 @@ void request_fail_detail(struct request *r, const struct proxy_error *err, const
     if (r->resp_started) {
         /* part of the response is out: the only honest signal left is to
          * cut the connection, so the client sees a truncated message */
-        log_warn("client %s: response cut: %s", r->conn->peer_ip, err->text);
+        log_warn("client %s: response cut: %s", r->from_ip, err->text);
         conn_close(r->conn, err->text);
         return;
     }
     if (err->status >= 500)
-        log_warn("client %s: %s %.*s: %u %s%s%s", r->conn->peer_ip, http_method_str(r->head.method),
+        log_warn("client %s: %s %.*s: %u %s%s%s", r->from_ip, http_method_str(r->head.method),
                  (int)min(r->head.target.len, (size_t)512), r->head.target.ptr, err->status,
                  err->text, detail ? ": " : "", detail ? detail : "");
     respond_error(r, err->status, err->text, detail);
@@ -407,7 +411,7 @@ static void reject(struct request *r, unsigned status, const char *why)
 {
     r->keep_alive = false;
     r->error_text = why;
-    log_info("client %s: rejected with %u: %s", r->conn->peer_ip, status, why);
+    log_info("client %s: rejected with %u: %s", r->from_ip, status, why);
     respond_error(r, status, why, NULL);
 }
 
@@ -458,9 +462,9 @@ static bool connect_port_allowed(const struct listener_config *lc, uint16_t port
 /* deny_destinations by name; the addresses are checked once resolved. */
 static unsigned destination_allowed(struct request *r, const char **why)
 {
-    const struct destination_rules *d = &r->conn->lc->deny;
+    const struct destination_rules *d = &r->lc->deny;
     if (d->nhosts && destination_host_denied(d, r->origin_host)) {
-        log_info("client %s: destination %.*s refused (deny_destinations)", r->conn->peer_ip,
+        log_info("client %s: destination %.*s refused (deny_destinations)", r->from_ip,
                  (int)min(r->origin_host.len, (size_t)256), r->origin_host.ptr);
         *why = "the destination is not allowed";
         return 403;
@@ -471,7 +475,7 @@ static unsigned destination_allowed(struct request *r, const char **why)
 /* Applies the listener's mode to the target. Returns 0 or a status. */
 static unsigned route_by_mode(struct request *r, const char **why)
 {
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     struct http_target *t = &r->target;
     r->path = t->path;
     r->query = t->query;
@@ -519,7 +523,7 @@ static unsigned route_by_mode(struct request *r, const char **why)
 
 struct anonymity_subject request_anonymity_subject(const struct request *r)
 {
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     struct anonymity_subject s = {
         .client_ip = request_client_ip(r), .host = r->origin_host, .port = r->origin_port,
         .via = lc->via ? slice_make(lc->via, strlen(lc->via)) : SLICE_NULL, .third_party = r->third_party,
@@ -529,7 +533,7 @@ struct anonymity_subject request_anonymity_subject(const struct request *r)
 
 static void anonymize(struct request *r)
 {
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     if (r->anon_level == ANON_OFF)
         return;
     if (lc->anon.cookies == COOKIES_THIRD_PARTY)
@@ -543,14 +547,14 @@ void request_set_anonymity(struct request *r, enum anonymity_level level)
     r->head.headers = headers_copy(&r->client_fields, &r->arena);
     r->anon_level = level;
     anonymize(r);
-    if (r->conn->lc->request_id) /* the rules ran on the client's fields again */
+    if (r->lc->request_id) /* the rules ran on the client's fields again */
         put_request_id(r);
 }
 
 /* The client behind trusted proxies, from their fields. */
 static void find_client(struct request *r)
 {
-    const struct forwarding_config *fc = &r->conn->lc->fwd;
+    const struct forwarding_config *fc = &r->lc->fwd;
     if (!forwarding_client(fc, &r->head.headers, &r->client_addr))
         return;
     char *text = arena_alloc(&r->arena, ADDR_STRLEN);
@@ -560,14 +564,14 @@ static void find_client(struct request *r)
 
 static void apply_hygiene(struct request *r)
 {
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     struct headers *h = &r->head.headers;
     bool upgrade = r->tunnel && r->head.method != HTTP_CONNECT;
     /* Proxy-Authorization stays for on_request to check (proxy users);
      * request_begin removes it before anything is sent */
     headers_strip_hop_by_hop(h, (upgrade ? HOP_KEEP_UPGRADE : 0) | HOP_KEEP_PROXY_AUTH);
     headers_del(h, H_CONTENT_LENGTH); /* framing is re-declared on the way out */
-    bool peer_trusted = lc->fwd.ntrusted && forwarding_trusted(&lc->fwd, &r->conn->peer);
+    bool peer_trusted = lc->fwd.ntrusted && forwarding_trusted(&lc->fwd, r->from);
     if (peer_trusted)
         find_client(r);
     if (hooks_defined(r->gen->vm, HOOK_ON_REQUEST) || hooks_defined(r->gen->vm, HOOK_ON_RESPONSE))
@@ -577,7 +581,7 @@ static void apply_hygiene(struct request *r)
         anonymize(r);
     } else {
         struct forwarding_subject s = {
-            .peer_trusted = peer_trusted, .peer_ip = slice_make(r->conn->peer_ip, r->conn->peer_ip_len),
+            .peer_trusted = peer_trusted, .peer_ip = slice_make(r->from_ip, r->from_ip_len),
             .host = slice_trim(headers_get(h, H_HOST)),
         };
         forwarding_request(h, &r->arena, &lc->fwd, &s);

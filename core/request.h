@@ -49,6 +49,12 @@ struct request {
     struct conn *conn;
     struct worker *w;
     struct generation *gen;     /* its connection's when it began: its configuration, Lua state, upstreams */
+    const struct listener_config *lc; /* the listener it came in on (in gen) */
+    /* the peer it came from: the connection's (the lab's, for luxy test
+     * and simulate, where conn is NULL: decide.c never reads conn) */
+    const union sockaddr_u *from;
+    const char *from_ip;        /* NUL-terminated */
+    size_t from_ip_len;
     struct arena arena;
     enum req_state state;
     ev_tstamp started;

@@ -51,13 +51,13 @@ static struct slice public_host(void *ctx)
     if (host.len && headers_valid_value(host) && !memchr(host.ptr, '/', host.len))
         return host;
     char *addr = arena_alloc(&r->arena, ADDR_STRLEN);
-    return slice_make(addr, addr_format(&r->conn->lc->addr, addr, ADDR_STRLEN, true));
+    return slice_make(addr, addr_format(&r->lc->addr, addr, ADDR_STRLEN, true));
 }
 
 bool response_policy(struct request *r)
 {
     struct worker *w = r->w;
-    const struct listener_config *lc = r->conn->lc;
+    const struct listener_config *lc = r->lc;
     struct headers *h = &r->resp.headers;
     if (lc->mode == MODE_REVERSE) {
         if (lc->hide_backend) {

@@ -4,6 +4,8 @@
  * slow start and the admin's drain and weight. */
 #include "server_state.h"
 
+#include "clock.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
@@ -40,8 +42,12 @@ void server_state_release(struct server_state *s)
         free(s);
 }
 
+double clock_virtual;
+
 uint64_t server_now_ms(void)
 {
+    if (clock_virtual > 0)
+        return (uint64_t)(clock_virtual * 1000);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;

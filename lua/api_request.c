@@ -221,13 +221,13 @@ static int req_index(lua_State *L)
     else if (strcmp(k, "client_ip") == 0)
         push_slice(L, request_client_ip(r));
     else if (strcmp(k, "peer_ip") == 0)
-        lua_pushlstring(L, r->conn->peer_ip, r->conn->peer_ip_len);
+        lua_pushlstring(L, r->from_ip, r->from_ip_len);
     else if (strcmp(k, "client_port") == 0)
-        lua_pushinteger(L, addr_port(&r->conn->peer));
+        lua_pushinteger(L, addr_port(r->from));
     else if (strcmp(k, "mode") == 0)
-        lua_pushstring(L, r->conn->lc->mode == MODE_FORWARD ? "forward" : "reverse");
+        lua_pushstring(L, r->lc->mode == MODE_FORWARD ? "forward" : "reverse");
     else if (strcmp(k, "listener") == 0)
-        lua_pushstring(L, r->conn->lc->spec);
+        lua_pushstring(L, r->lc->spec);
     else if (strcmp(k, "upstream") == 0)
         push_slice(L, r->upstream_name.len ? r->upstream_name : SLICE_NULL);
     else if (strcmp(k, "ctx") == 0)
@@ -239,7 +239,7 @@ static int req_index(lua_State *L)
     else if (strcmp(k, "id") == 0)
         push_slice(L, r->request_id.len ? r->request_id : SLICE_NULL);
     else if (strcmp(k, "anonymity") == 0)
-        r->conn->lc->mode == MODE_FORWARD ? (void)lua_pushstring(L, anonymity_level_name(r->anon_level))
+        r->lc->mode == MODE_FORWARD ? (void)lua_pushstring(L, anonymity_level_name(r->anon_level))
                                           : lua_pushnil(L);
     else
         lua_pushnil(L);
@@ -281,7 +281,7 @@ static int req_newindex(lua_State *L)
             return luaL_error(L, "unknown upstream '%s'", name);
         r->upstream_name = api_request_copy(L, r, name, len);
     } else if (strcmp(k, "parent") == 0) {
-        if (r->conn->lc->mode != MODE_FORWARD)
+        if (r->lc->mode != MODE_FORWARD)
             return luaL_error(L, "req.parent is for forward listeners");
         if (lua_isnil(L, 3)) {
             r->parent_name = SLICE_NULL; /* direct */
@@ -293,7 +293,7 @@ static int req_newindex(lua_State *L)
             return luaL_error(L, "unknown parent '%s'", name);
         r->parent_name = api_request_copy(L, r, name, len);
     } else if (strcmp(k, "anonymity") == 0) {
-        if (r->conn->lc->mode != MODE_FORWARD)
+        if (r->lc->mode != MODE_FORWARD)
             return luaL_error(L, "req.anonymity is for forward listeners");
         int level = lua_isboolean(L, 3) && !lua_toboolean(L, 3) ? ANON_OFF
                     : lua_type(L, 3) == LUA_TSTRING        ? anonymity_level_parse(lua_tostring(L, 3))
