@@ -53,7 +53,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard lua/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
-EMBEDDED := scripts/default.lua $(wildcard lua/luxy/*.lua lua/luxy/*/*.lua) core/admin_page.html
+EMBEDDED := scripts/default.lua $(wildcard lua/luxy/*.lua lua/luxy/*/*.lua lua/lab/*.lua) core/admin_page.html
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PYTHON := /usr/bin/python3

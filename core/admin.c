@@ -32,7 +32,7 @@
 #define ADMIN_BODY_MAX (16 * 1024)
 #define ADMIN_PAGE "core/admin_page.html" /* embedded (Makefile EMBEDDED) */
 
-enum route { R_PAGE, R_METRICS, R_STATUS, R_UPSTREAMS, R_CACHE, R_RELOAD, R_PURGE, R_SERVER, R_COUNT };
+enum route { R_PAGE, R_METRICS, R_STATUS, R_UPSTREAMS, R_CACHE, R_RELOAD, R_PURGE, R_SERVER, R_TRACES, R_COUNT };
 
 static const struct {
     const char *path;
@@ -42,6 +42,7 @@ static const struct {
     [R_STATUS] = { "/api/status", false }, [R_UPSTREAMS] = { "/api/upstreams", false },
     [R_CACHE] = { "/api/cache", false },   [R_RELOAD] = { "/api/reload", true },
     [R_PURGE] = { "/api/purge", true },  [R_SERVER] = { "/api/server", true },
+    [R_TRACES] = { "/api/traces", false },
 };
 
 /* ---- answering ---- */
@@ -62,6 +63,11 @@ static void respond(struct request *r, unsigned status, const char *type, struct
     add_header(r, "Cache-Control", "no-store");
     add_header(r, "X-Content-Type-Options", "nosniff");
     request_respond(r, status, slice_make(body, n));
+}
+
+void admin_respond_text(struct request *r, struct sbuf *b)
+{
+    respond(r, 200, "text/plain; charset=utf-8", b);
 }
 
 void admin_respond_json(struct request *r, unsigned status, struct sbuf *b)
@@ -501,6 +507,10 @@ static void get(struct request *r, enum route route)
     case R_UPSTREAMS:
         upstreams_json(r, &w);
         break;
+    case R_TRACES:
+        sbuf_free(&b);
+        admin_traces(r);
+        return;
     default:
         cache_json(r, &w);
         break;
@@ -656,7 +666,7 @@ void admin_begin(struct request *r)
         if (slice_eq(r->path, routes[i].path, strlen(routes[i].path)))
             route = (enum route)i;
     if (route == R_COUNT) {
-        admin_fail(r, 404, "no such path (/, /metrics, /api/status, /api/upstreams, /api/cache, /api/reload, /api/purge, /api/server)");
+        admin_fail(r, 404, "no such path (/, /metrics, /api/status, /api/upstreams, /api/cache, /api/reload, /api/purge, /api/server, /api/traces)");
         return;
     }
     unsigned m = r->head.method;

@@ -18,11 +18,14 @@ void admin_client_data(struct request *r);
 /* For the handlers in admin_*.c: answer JSON (takes b), answer
  * {"error": msg}, the first ?name= of a query (ptr NULL: none). */
 void admin_respond_json(struct request *r, unsigned status, struct sbuf *b);
+void admin_respond_text(struct request *r, struct sbuf *b);
 void admin_fail(struct request *r, unsigned status, const char *msg);
 struct slice admin_query_param(struct slice q, const char *name);
 
 /* POST /api/server?upstream=U&server=ADDR&action=drain|undrain|weight|add|remove[&weight=N]
  * (admin_servers.c). */
 void admin_server(struct request *r);
+/* GET /api/traces (admin_traces.c). */
+void admin_traces(struct request *r);
 
 #endif

@@ -84,11 +84,10 @@ static void tell_trigger(struct cache_fill *fl, struct cache_entry *e, const cha
     r->cfail = err;
 }
 
-static struct cache_rules rules_for(const struct cache_fill *fl, bool allow_set_cookie)
+static struct cache_rules store_rules(const struct cache_config *cc, bool reverse, bool allow_set_cookie)
 {
-    const struct cache_config *cc = &fl->c->cfg;
     struct cache_rules rules = { cc->heuristic_fraction, cc->heuristic_max, allow_set_cookie, SLICE_NULL, SLICE_NULL };
-    if (fl->reverse) {
+    if (reverse) {
         rules.targeted = SLICE_LIT("CDN-Cache-Control");
         if (cc->targeted)
             rules.own_targeted = slice_make(cc->targeted, strlen(cc->targeted));
@@ -103,6 +102,45 @@ void cache_drop_targeted(const struct cache_config *cc, struct headers *h)
     headers_del(h, SLICE_LIT("CDN-Cache-Control"));
     if (cc->targeted)
         headers_del(h, slice_make(cc->targeted, strlen(cc->targeted)));
+}
+
+void cache_store_choose(struct cache_store_choice *ch, const struct cache_config *cc, bool reverse, struct vm *vm,
+                        struct request *trigger, const struct headers *req, const struct http_head *resp,
+                        const struct headers *fields, time_t now)
+{
+    struct cache_store_decision d = { .store = -1, .ttl = -1, .grace = -1 };
+    if (hooks_defined(vm, HOOK_CACHE_STORE)) {
+        if (trigger) {
+            struct request *r = trigger;
+            memset(&r->resp, 0, sizeof(r->resp));
+            r->resp.status = resp->status;
+            r->resp.reason = resp->reason;
+            r->resp.major = resp->major;
+            r->resp.minor = resp->minor;
+            r->resp.headers = *fields;
+            hooks_cache_store(vm, r, &d);
+        } else {
+            d.store = 0; /* no request left to ask the script about */
+        }
+    }
+    struct cache_rules rules = store_rules(cc, reverse, d.store == 1);
+    struct cache_meta m;
+    cache_decide(&m, &rules, HTTP_GET, req, resp->status, fields, now);
+    bool store = d.store == 1 ? m.verdict != STORE_VARY_STAR && m.verdict != STORE_STATUS &&
+                                    m.verdict != STORE_METHOD && resp->status >= 200
+                              : d.store == -1 && m.verdict == STORE_OK;
+    ch->too_big = resp->has_length && resp->content_length > cc->max_object;
+    if (store && ch->too_big) {
+        store = false; /* passes through; the key is not marked: a smaller one may come */
+        ch->reason = "larger than max_object";
+    } else if (!store) {
+        ch->reason = d.store == 0 ? "cache_store said no" : cache_store_verdict_text(m.verdict);
+    } else {
+        ch->reason = d.store == 1 ? "cache_store said yes" : "storable";
+    }
+    ch->store = store;
+    ch->meta = m;
+    ch->script = d;
 }
 
 /* ---- a 304 to a refresh ---- */
@@ -130,7 +168,7 @@ static void refreshed(struct cache_fill *fl, const struct headers *fields, time_
 {
     struct cache_entry *old = fl->old;
     struct headers merged = merge_304(old, fields, &fl->arena);
-    struct cache_rules rules = rules_for(fl, true);
+    struct cache_rules rules = store_rules(&fl->c->cfg, fl->reverse, true);
     struct cache_meta m;
     cache_decide(&m, &rules, HTTP_GET, &fl->req, old->status, &merged, now);
     struct cache_head h = {
@@ -203,36 +241,13 @@ static bool on_head(struct fetch *f, void *sink, const struct http_head *resp)
         fl->e = cache_new_fill(fl->c, slice_make(fl->old->key, fl->old->key_len));
     }
     /* the decision: the RFC, then the script (with the request it answers) */
-    struct cache_store_decision d = { .store = -1, .ttl = -1, .grace = -1 };
-    struct vm *vm = fl->gen->vm;
-    if (hooks_defined(vm, HOOK_CACHE_STORE)) {
-        if (fl->trigger) {
-            struct request *r = fl->trigger;
-            memset(&r->resp, 0, sizeof(r->resp));
-            r->resp.status = resp->status;
-            r->resp.reason = resp->reason;
-            r->resp.major = resp->major;
-            r->resp.minor = resp->minor;
-            r->resp.headers = fields;
-            hooks_cache_store(vm, r, &d);
-        } else {
-            d.store = 0; /* no request left to ask the script about */
-        }
-    }
-    struct cache_rules rules = rules_for(fl, d.store == 1);
-    struct cache_meta m;
-    cache_decide(&m, &rules, HTTP_GET, &fl->req, resp->status, &fields, now);
-    bool store = d.store == 1 ? m.verdict != STORE_VARY_STAR && m.verdict != STORE_STATUS &&
-                                    m.verdict != STORE_METHOD && resp->status >= 200
-                              : d.store == -1 && m.verdict == STORE_OK;
-    bool too_big = resp->has_length && resp->content_length > fl->c->cfg.max_object;
-    if (store && too_big) {
-        store = false; /* passes through; the key is not marked: a smaller one may come */
-        log_debug("cache: not storing %s: %" PRIu64 " bytes, more than max_object", fl->e->key, resp->content_length);
-    }
+    struct cache_store_choice ch;
+    cache_store_choose(&ch, &fl->c->cfg, fl->reverse, fl->gen->vm, fl->trigger, &fl->req, resp, &fields, now);
+    struct cache_store_decision d = ch.script;
+    struct cache_meta m = ch.meta;
+    bool store = ch.store, too_big = ch.too_big;
     if (!store)
-        log_debug("cache: not storing %s: %s", fl->e->key,
-                  d.store == 0 ? "cache_store said no" : cache_store_verdict_text(m.verdict));
+        log_debug("cache: not storing %s: %s", fl->e->key, ch.reason);
     /* what the next clients get: never one client's cookies */
     struct headers stored = deep_copy(&fields, &fl->arena);
     headers_del(&stored, SLICE_LIT("Set-Cookie"));

@@ -11,6 +11,8 @@
 #include "cache.h"
 #include "fetch.h"
 #include "luxy.h"
+#include "cachectl.h"
+#include "../lua/hooks.h"
 
 struct request;
 struct cache_fill;
@@ -29,6 +31,22 @@ void cache_fill_forget_trigger(struct cache_fill *fl);
 /* Removes the RFC 9213 targeted fields (meant for this cache) from what a
  * reverse listener's clients get. */
 void cache_drop_targeted(const struct cache_config *cc, struct headers *h);
+
+/* Whether a response is stored: the RFC's rules (cache_decide), then the
+ * script's cache_store run on trigger (its r->resp is set to resp and
+ * fields), then max_object. */
+struct cache_store_choice {
+    bool store;
+    bool too_big;                     /* larger than max_object */
+    const char *reason;               /* why (static) */
+    struct cache_meta meta;           /* freshness and the rest */
+    struct cache_store_decision script; /* what cache_store said (store -1: nothing) */
+};
+struct vm;
+struct http_head;
+void cache_store_choose(struct cache_store_choice *ch, const struct cache_config *cc, bool reverse, struct vm *vm,
+                        struct request *trigger, const struct headers *req, const struct http_head *resp,
+                        const struct headers *fields, time_t now);
 
 /* Stops every fill of w (its end): their entries are left unfinished. */
 void cache_fill_cancel_all(struct worker *w);

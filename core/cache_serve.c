@@ -14,7 +14,7 @@
  * on their worker's list, so a notification only ever touches requests
  * that are still alive. */
 #include "cache_serve.h"
-#include "response_policy.h"
+#include "decide.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,8 +318,10 @@ static void serve(struct request *r, struct cache_entry *e, const char *status)
     r->resp.reason = reason;
     headers_del(&r->resp.headers, H_CONTENT_LENGTH);
     add_field(r, SLICE_LIT("Age"), "%llu", (uint64_t)entry_age(e, now), 0, 0);
-    if (!response_policy(r))
-        return; /* the hook failed: a 500 went out instead */
+    if (!decide_response(r)) {
+        request_fail(r, r->error); /* the hook failed: a 500 goes out instead */
+        return;
+    }
     if (!bodied) {
         r->framing = FRAME_NONE;
         if (r->head.method == HTTP_HEAD && known >= 0 && code != 304)
@@ -650,28 +652,35 @@ static void purge(struct request *r)
     request_respond(r, n ? 200 : 404, slice_make(body, (size_t)len));
 }
 
-void cache_begin(struct request *r)
+enum cache_plan cache_plan(struct request *r)
 {
-    if (r->head.method == HTTP_PURGE) {
-        purge(r);
-        return;
-    }
+    if (r->head.method == HTTP_PURGE)
+        return CACHE_PURGE;
     r->cache_status = "BYPASS";
     bool failed;
-    if (!find_key(r, &failed)) {
-        if (failed) {
-            request_fail(r, &err_hook);
-            return;
-        }
-        pass(r, "BYPASS");
-        return;
-    }
+    if (!find_key(r, &failed))
+        return failed ? CACHE_KEY_FAILED : CACHE_BYPASS_SCRIPT;
     cache_request_parse(&r->creq, &r->head.headers);
-    if (r->creq.no_store) {
+    return r->creq.no_store ? CACHE_BYPASS_NO_STORE : CACHE_LOOKUP;
+}
+
+void cache_begin(struct request *r)
+{
+    switch (cache_plan(r)) {
+    case CACHE_PURGE:
+        purge(r);
+        return;
+    case CACHE_KEY_FAILED:
+        request_fail(r, &err_hook);
+        return;
+    case CACHE_BYPASS_SCRIPT:
+    case CACHE_BYPASS_NO_STORE:
         pass(r, "BYPASS");
         return;
+    case CACHE_LOOKUP:
+        lookup(r);
+        return;
     }
-    lookup(r);
 }
 
 /* ---- the end of a request ---- */

@@ -15,6 +15,16 @@ struct cache_entry;
 /* Does the cache take r (after on_request)? A store, the listener's
  * cache on, GET or HEAD without a body, or PURGE. */
 bool cache_applies(const struct request *r);
+/* What the cache does with r (after cache_applies): r->cache_key and
+ * r->creq are set for a lookup. */
+enum cache_plan {
+    CACHE_LOOKUP,          /* look r->cache_key up */
+    CACHE_PURGE,           /* a PURGE (cache.purge decides who may) */
+    CACHE_BYPASS_SCRIPT,   /* cache_key said bypass */
+    CACHE_BYPASS_NO_STORE, /* the request's Cache-Control: no-store */
+    CACHE_KEY_FAILED,      /* cache_key failed: a 500 */
+};
+enum cache_plan cache_plan(struct request *r);
 /* The cached path of r: lookup, then serve, wait, fill or pass. */
 void cache_begin(struct request *r);
 /* r's client took everything queued: send more. */

@@ -176,6 +176,7 @@ struct config {
     unsigned workers;
     struct listener_config *listeners;
     unsigned nlisteners;
+    unsigned nadmin;            /* admin listeners among them */
     struct upstream_config *upstreams;
     unsigned nupstreams;
     struct timeouts_config timeouts;

@@ -2,6 +2,7 @@
  * out, close. The exchange itself is request.c's; this file only moves
  * bytes and decides when a new head may be read. */
 #include "conn.h"
+#include "decide.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -21,16 +22,6 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents);
 static void on_write(struct ev_loop *loop, ev_io *io, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents);
 
-static bool client_allowed(const struct listener_config *lc, const union sockaddr_u *peer)
-{
-    if (lc->nallow == 0)
-        return true;
-    for (unsigned i = 0; i < lc->nallow; i++)
-        if (cidr_match(&lc->allow[i], peer))
-            return true;
-    return false;
-}
-
 void conn_accept(struct worker *w, const struct listener_config *lc, int fd,
                  const union sockaddr_u *peer)
 {
@@ -42,7 +33,7 @@ void conn_accept(struct worker *w, const struct listener_config *lc, int fd,
     transport_tcp(&c->tr, fd);
     c->peer = *peer;
     c->peer_ip_len = addr_format(peer, c->peer_ip, sizeof(c->peer_ip), false);
-    c->denied = !client_allowed(lc, peer);
+    c->denied = !decide_client_allowed(lc, peer);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ev_io_init(&c->rio, on_read, fd, EV_READ);
@@ -80,7 +71,7 @@ void conn_adopt_current(struct conn *c)
             generation_hold(now);
             c->gen = now;
             c->lc = &now->cfg->listeners[i];
-            c->denied = !client_allowed(c->lc, &c->peer);
+            c->denied = !decide_client_allowed(c->lc, &c->peer);
             generation_release(old);
             return;
         }

@@ -71,10 +71,15 @@ struct upstream *decide_group(struct request *r, const struct proxy_error **err)
  * err_all_down on a first attempt (stale answers may still do). */
 int decide_backend(struct request *r, const struct proxy_error **err);
 
-/* The attempt on backend i of r->up begins (counted in flight) / ended
- * with res after seconds (the server's state and the strategy hear it;
- * select_backend sees failures on a retry). */
+/* The attempt on backend i of r->up begins: counted in flight. */
 void decide_attempt_begin(struct request *r, unsigned i);
+/* Its result, after seconds: the server's state and the strategy hear it;
+ * select_backend sees a failure on a retry (b.failure). */
+void decide_attempt_result(struct request *r, enum attempt_result res, double seconds);
+/* It is over (its connection closed or went back to the pool): no longer
+ * in flight. Once per begin; nothing when it was not counted. */
+void decide_attempt_close(struct request *r);
+/* Both, for the lab: a result, then the end. */
 void decide_attempt_end(struct request *r, enum attempt_result res, double seconds);
 
 /* Applies the listener's response rules and on_response to r->resp:

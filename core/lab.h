@@ -54,6 +54,7 @@ struct lab_head {
     uint16_t client_port;
     unsigned listener;           /* index into the configuration's listeners */
     const char *body;            /* a request body (its length is sent) or NULL */
+    bool trace;                  /* record its decisions (r->trace) */
 };
 
 /* Makes a request from h and runs decide_head on it (serialized and parsed

@@ -69,13 +69,21 @@ uint64_t lb_hash(const void *p, size_t n)
     return h;
 }
 
+static _Thread_local uint64_t random_state;
+
+void lb_random_seed(uint64_t seed)
+{
+    random_state = seed ? seed : 0x9e3779b97f4a7c15ull;
+}
+
 uint32_t lb_random32(void)
 {
-    static _Thread_local uint64_t x;
+    uint64_t x = random_state;
     if (x == 0)
-        x = server_now_ms() ^ (uint64_t)(uintptr_t)&x ^ 0x9e3779b97f4a7c15ull;
+        x = server_now_ms() ^ (uint64_t)(uintptr_t)&random_state ^ 0x9e3779b97f4a7c15ull;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
+    random_state = x;
     return (uint32_t)(x >> 16);
 }

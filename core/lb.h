@@ -78,6 +78,8 @@ void lb_ring_free(struct upstream *up);
 
 /* A fast random number, this thread's own sequence (xorshift). */
 uint32_t lb_random32(void);
+/* Starts this thread's sequence at seed (the lab: runs that repeat). */
+void lb_random_seed(uint64_t seed);
 
 /* A 64-bit hash of a key (for keyed strategies and their callers). */
 uint64_t lb_hash(const void *p, size_t n);

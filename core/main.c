@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "../lua/config.h"
+#include "../lua/lab_spec.h"
+#include "trace_client.h"
 #include "config.h"
 #include "generation.h"
 #include "log.h"
@@ -122,6 +124,10 @@ static void own_path(const char *argv0, char *out, size_t cap)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "test") == 0)
+        return lab_test_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "trace") == 0)
+        return trace_client_main(argc - 1, argv + 1);
     const char *path = NULL, *signal_name = NULL, *pid_path = NULL;
     bool test_only = false;
     int opt;

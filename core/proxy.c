@@ -11,7 +11,7 @@
  * request (request_fail, conn_close, request_response_complete) is the last
  * thing it does with r. */
 #include "proxy.h"
-#include "response_policy.h"
+#include "decide.h"
 #include "retry_budget.h"
 #include "hedge.h"
 #include "lb_request.h"
@@ -136,65 +136,28 @@ static void on_resolved(void *arg, const struct resolved *res, const char *err)
     conn_release(c);
 }
 
-/* Routes r through its parent proxy group. The parent resolves the name:
- * only a literal address can be checked against deny_destinations here. */
-static bool via_parent(struct request *r)
-{
-    r->up = parent_find(r->gen, r->parent_name.ptr, r->parent_name.len);
-    if (r->up == NULL) {
-        char *name = arena_strndup(&r->arena, r->parent_name.ptr, r->parent_name.len);
-        request_fail_detail(r, &err_unknown_upstream, name);
-        return false;
-    }
-    r->via_parent = true;
-    const struct destination_rules *deny = &r->lc->deny;
-    char host[ADDR_HOSTLEN];
-    union sockaddr_u a;
-    if (deny->nnets && r->origin_host.len < sizeof(host)) {
-        memcpy(host, r->origin_host.ptr, r->origin_host.len);
-        host[r->origin_host.len] = '\0';
-        if (addr_from_ip(host, r->origin_port, &a) == 0 && destination_addr_denied(deny, &a)) {
-            request_fail(r, &err_destination_denied);
-            return false;
-        }
-    }
-    return true;
-}
-
 void proxy_start(struct request *r)
 {
     struct worker *w = r->w;
-    if (r->upstream_name.len) {
-        r->up = upstream_find(r->gen, r->upstream_name.ptr, r->upstream_name.len);
-        if (r->up == NULL) {
-            char *name = arena_strndup(&r->arena, r->upstream_name.ptr, r->upstream_name.len);
-            request_fail_detail(r, &err_unknown_upstream, name);
-            return;
+    const struct proxy_error *err;
+    if (decide_group(r, &err)) {
+        r->state = RS_CONNECTING;
+        next_attempt(r);
+        return;
+    }
+    if (err) {
+        if (err == &err_unknown_upstream) {
+            struct slice name = r->upstream_name.len ? r->upstream_name : r->parent_name;
+            request_fail_detail(r, err, arena_strndup(&r->arena, name.ptr, name.len));
+        } else {
+            request_fail(r, err);
         }
-        r->state = RS_CONNECTING;
-        next_attempt(r);
-        return;
-    }
-    if (r->parent_name.len && r->origin_host.ptr) {
-        if (!via_parent(r))
-            return;
-        r->state = RS_CONNECTING;
-        next_attempt(r);
-        return;
-    }
-    if (r->origin_host.ptr == NULL) {
-        const struct listener_config *lc = r->lc;
-        if (lc->mode == MODE_REVERSE)
-            log_warn("listen %s has no upstream of its own and on_request chose none for %s %.*s", lc->spec,
-                     http_method_str(r->head.method), (int)min(r->head.target.len, (size_t)256),
-                     r->head.target.ptr);
-        request_fail(r, lc->mode == MODE_FORWARD ? &err_no_route : &err_no_upstream);
         return;
     }
     const struct resolved *res = NULL;
-    const char *err = NULL;
+    const char *rerr = NULL;
     switch (resolve_lookup(w->resolver, r->origin_host.ptr, r->origin_host.len, &r->rwait,
-                           on_resolved, r, &res, &err)) {
+                           on_resolved, r, &res, &rerr)) {
     case RESOLVE_DONE:
         origin_resolved(r, res);
         break;
@@ -202,35 +165,9 @@ void proxy_start(struct request *r)
         r->state = RS_RESOLVING;
         break;
     case RESOLVE_FAILED:
-        resolve_failed(r, err);
+        resolve_failed(r, rerr);
         break;
     }
-}
-
-/* May r try again (attempt 2 and later)? Within the upstream's time and
- * retry budgets. */
-static bool retry_allowed(struct request *r, struct upstream *up, uint64_t now_ms)
-{
-    const struct retry_config *rc = &up->cfg->retry;
-    if (rc->timeout > 0 && ev_now(r->w->loop) - r->started > rc->timeout) {
-        log_warn("upstream %s: no retry: %.1fs since the request began (retry.timeout)", up->cfg->name,
-                 ev_now(r->w->loop) - r->started);
-        return false;
-    }
-    if (!retry_budget_take(&up->budget, rc, now_ms)) {
-        log_warn("upstream %s: no retry: the retry budget is spent (%.0f%% of requests + %u/s)", up->cfg->name,
-                 rc->budget * 100, rc->min_per_second);
-        return false;
-    }
-    return true; /* counted in luxy_retries_total at the end (attempts - 1) */
-}
-
-/* No server of up may be picked (down, ejected or drained): a quick 503
- * that says when to come back, never a wait. */
-static const struct proxy_error *all_down(struct upstream *up)
-{
-    log_warn("upstream %s: no server available (every one is down, ejected or drained)", up->cfg->name);
-    return &err_all_down; /* with Retry-After, as every 503 of luxy's */
 }
 
 /* Picks the next backend (upstream) or address (origin) and connects. */
@@ -251,63 +188,22 @@ static void next_attempt(struct request *r)
         connect_peer(r, true);
         return;
     }
-    struct upstream *up = r->up;
-    unsigned tries = up->cfg->tries ? up->cfg->tries : up->n;
-    if (r->attempts >= tries) {
-        request_fail(r, last);
-        return;
-    }
-    uint64_t now_ms = server_loop_ms(ev_now(r->w->loop));
-    if (r->attempts == 0) {
-        retry_budget_request(&up->budget, now_ms);
-    } else if (!retry_allowed(r, up, now_ms)) {
-        request_fail(r, last);
-        return;
-    }
-    struct lb_query q = { .tried = &r->tried, .now_ms = now_ms };
-    int i = -1;
-    int rc = HOOK_SKIPPED;
-    if (hooks_defined(r->gen->vm, HOOK_SELECT_BACKEND))
-        rc = hooks_select_backend(r->gen->vm, r, up, &i);
-    if (rc == HOOK_FAILED) {
-        request_fail(r, &err_hook);
-        return;
-    }
-    if (rc == HOOK_OK && i >= 0 && (lb_is_tried(&r->tried, (unsigned)i) || !lb_candidate(up, (unsigned)i, &q))) {
-        /* a script that does not look at b.tried or b.state picks a failed
-         * or drained one: the upstream's own strategy chooses instead */
-        log_debug("select_backend chose backend %d, which is %s; using %s", i + 1,
-                  lb_is_tried(&r->tried, (unsigned)i) ? "tried already" : "not available", up->lb->name);
-        rc = HOOK_SKIPPED;
-    }
-    if (rc == HOOK_SKIPPED) {
-        i = up->cfg->sticky ? sticky_pick(r, up, &q) : -1;
-        if (i < 0) {
-            q.has_key = up->lb->keyed && lb_request_key(r, up, &q.key);
-            i = lb_pick(up->lb, up, &q);
-            if (up->cfg->sticky && i >= 0)
-                r->sticky_set = &up->backends[i];
-        }
-    }
-    if (i < 0 && r->cache_fill_pending && r->attempts == 0 && rc != HOOK_OK) {
+    const struct proxy_error *err;
+    int i = decide_backend(r, &err);
+    if (i < 0 && r->cache_fill_pending && r->attempts == 0 && err == &err_all_down) {
         cache_routed(r, -1); /* every server is out: the cache may still answer stale (grace) */
         return;
     }
-    if (i < 0) { /* none left: the script said nil, or every server is out */
-        request_fail(r, r->attempts > 0 ? last : rc == HOOK_OK ? &err_no_backend : all_down(up));
+    if (i < 0) {
+        request_fail(r, err);
         return;
     }
-    if (r->cache_fill_pending) {
+    if (r->cache_fill_pending) { /* the cache fetches, not this request */
         cache_routed(r, i);
         return;
     }
-    lb_mark_tried(&r->tried, (unsigned)i);
-    struct backend *b = &up->backends[i];
-    r->backend = b;
-    r->peer = *backend_addr(b);
-    backend_begin(b);
-    r->counted_inflight = true;
-    r->attempts++;
+    decide_attempt_begin(r, (unsigned)i);
+    r->peer = *backend_addr(r->backend);
     connect_peer(r, true);
 }
 
@@ -318,10 +214,7 @@ static void close_attempt(struct request *r)
         upconn_close(r->uc);
         r->uc = NULL;
     }
-    if (r->counted_inflight) {
-        backend_end(r->backend);
-        r->counted_inflight = false;
-    }
+    decide_attempt_close(r);
 }
 
 /* What arrived of a response head went with its attempt's connection:
@@ -337,9 +230,7 @@ static void forget_response_start(struct request *r)
  * hears it, and select_backend can see it on a retry (b.failure). */
 static void note_failure(struct request *r, enum attempt_result res)
 {
-    backend_result(r->backend, res, 0);
-    if (r->nfailed < sizeof(r->failed) / sizeof(r->failed[0]))
-        r->failed[r->nfailed++] = (struct attempt_failure){ (uint16_t)r->backend->index, (uint8_t)res };
+    decide_attempt_result(r, res, 0);
 }
 
 /* The attempt failed before anything was sent: try the next candidate. */
@@ -808,8 +699,10 @@ static bool start_response(struct request *r)
         if (!safe && r->resp.status < 400)
             cache_invalidate(r);
     }
-    if (!response_policy(r))
+    if (!decide_response(r)) {
+        request_fail(r, r->error);
         return false;
+    }
     if (r->sticky_set) /* a new client of a sticky group, or its server went: pin it */
         sticky_set_cookie(h, &r->arena, r->up, r->sticky_set->index);
     bool has_body = http_response_has_body(r->head.method, r->resp.status);
@@ -894,8 +787,8 @@ static bool read_response_head(struct request *r)
     r->resp_head_done = true;
     if (r->backend) {
         unsigned st = r->resp.status;
-        backend_result(r->backend, st == 502 || st == 503 || st == 504 ? AR_HTTP_5XX : AR_OK,
-                       r->t_first_byte - r->t_connect);
+        decide_attempt_result(r, st == 502 || st == 503 || st == 504 ? AR_HTTP_5XX : AR_OK,
+                              r->t_first_byte - r->t_connect);
     }
     return start_response(r);
 }
@@ -1156,10 +1049,7 @@ void proxy_detach(struct request *r)
     if (r->cache_status)
         cache_detach(r);
     resolve_cancel(&r->rwait);
-    if (r->counted_inflight) {
-        backend_end(r->backend);
-        r->counted_inflight = false;
-    }
+    decide_attempt_close(r);
     if (r->body_parsed && !r->conn->closing) {
         buf_consume(&r->conn->in, &r->w->bufs, r->body_parsed);
         r->body_parsed = 0;

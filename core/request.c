@@ -5,6 +5,8 @@
  * request_client_gone (connection lost); both free the request. */
 #include "request.h"
 
+#include "clock.h"
+
 #include <inttypes.h>
 #include <lua.h>
 #include <stdio.h>
@@ -17,11 +19,14 @@
 #include "cache_serve.h"
 #include "config.h"
 #include "conn.h"
+#include "decide.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "proxy_auth.h"
 #include "request_id.h"
+#include "trace.h"
+#include "trace_ring.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -48,7 +53,8 @@ static struct request *request_new(struct conn *c)
     r->from = &c->peer;
     r->from_ip = c->peer_ip;
     r->from_ip_len = c->peer_ip_len;
-    r->started = ev_now(w->loop);
+    r->denied = c->denied;
+    r->started = clock_now(w->loop);
     r->lua_req_ref = r->lua_res_ref = r->lua_ctx_ref = LUA_NOREF;
     headers_init(&r->local_headers);
     c->req = r;
@@ -131,6 +137,13 @@ void request_log_hook(struct request *r, const struct access_entry *e)
 /* The access line(s) and on_log: once per request, at its end. */
 static void request_log(struct request *r)
 {
+    if (unlikely(r->trace)) {
+        trace_add(r->trace, "end", "%u, %llu body bytes sent, %u attempt%s, %.3f ms%s%s", r->status,
+                  (unsigned long long)r->bytes_out, r->attempts, r->attempts == 1 ? "" : "s",
+                  (clock_now(r->w->loop) - r->started) * 1000, r->error_text ? ": " : "",
+                  r->error_text ? r->error_text : "");
+        trace_publish(r);
+    }
     if (!log_access_enabled() && !hooks_defined(r->gen->vm, HOOK_ON_LOG))
         return;
     struct access_entry e;
@@ -138,53 +151,6 @@ static void request_log(struct request *r)
     request_log_entry(r, &e, peer);
     access_log_write(&e);
     request_log_hook(r, &e);
-}
-
-/* ---- request ids ---- */
-
-struct slice request_id_field(const struct request *r)
-{
-    const struct listener_config *lc = r->lc;
-    return slice_make(lc->request_id, lc->request_id_len);
-}
-
-/* The listener gives ids: r gets a new one. It goes to the next hop and
- * back to the client unless r is at anonymity elite, which hides that a
- * proxy is involved, from origins and clients: there the id stays in luxy
- * (logs, req.id). */
-static void new_request_id(struct request *r)
-{
-    char *p = arena_alloc(&r->arena, REQUEST_ID_LEN);
-    request_id_make(p);
-    r->request_id = slice_make(p, REQUEST_ID_LEN);
-    r->id_sent = r->anon_level != ANON_ELITE;
-}
-
-/* r's fields toward the backend carry its id and nothing else in the id's
- * field: a client's own value there is dropped (replaced). */
-static void put_request_id(struct request *r)
-{
-    struct headers *h = &r->head.headers;
-    struct slice name = request_id_field(r);
-    if (headers_find_quick(h, name) >= 0) /* inline: the usual answer is no, without a call */
-        headers_del(h, name);
-    r->id_sent = r->anon_level != ANON_ELITE;
-    if (r->id_sent)
-        headers_add(h, &r->arena, name, r->request_id);
-}
-
-/* The listener gives ids: a trusted peer's when it is a sane token, else
- * a new one. */
-static void assign_request_id(struct request *r, bool peer_trusted)
-{
-    if (peer_trusted) {
-        struct slice v = slice_trim(headers_get(&r->head.headers, request_id_field(r)));
-        if (v.ptr && request_id_valid(v))
-            r->request_id = v;
-    }
-    if (r->request_id.len == 0)
-        new_request_id(r);
-    put_request_id(r);
 }
 
 /* ---- ending ---- */
@@ -316,7 +282,7 @@ void request_respond(struct request *r, unsigned status, struct slice body)
         headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
     if (c->lc->request_id) {
         if (r->request_id.len == 0)
-            new_request_id(r); /* answered before the head's fields were looked at */
+            request_new_id(r); /* answered before the head's fields were looked at */
         /* a script's own value (req:respond) stays */
         if (r->id_sent && headers_find_quick(h, request_id_field(r)) < 0)
             headers_add(h, &r->arena, request_id_field(r), r->request_id);
@@ -434,242 +400,54 @@ void request_reject(struct conn *c, unsigned status, const char *why)
     reject(r, status, why);
 }
 
-/* ---- starting ---- */
-
-/* Host header value for an absolute-form or CONNECT target. */
-static struct slice authority(struct request *r)
-{
-    struct slice host = r->target.host;
-    bool v6 = memchr(host.ptr, ':', host.len) != NULL;
-    char *p = arena_alloc(&r->arena, host.len + 16);
-    int n = r->target.port == 80
-                ? snprintf(p, host.len + 16, v6 ? "[%.*s]" : "%.*s", (int)host.len, host.ptr)
-                : snprintf(p, host.len + 16, v6 ? "[%.*s]:%u" : "%.*s:%u", (int)host.len, host.ptr,
-                           r->target.port);
-    return slice_make(p, (size_t)n);
-}
-
-static bool connect_port_allowed(const struct listener_config *lc, uint16_t port)
-{
-    if (lc->connect_any)
-        return true;
-    for (unsigned i = 0; i < lc->nconnect_ports; i++)
-        if (lc->connect_ports[i] == port)
-            return true;
-    return false;
-}
-
-/* deny_destinations by name; the addresses are checked once resolved. */
-static unsigned destination_allowed(struct request *r, const char **why)
-{
-    const struct destination_rules *d = &r->lc->deny;
-    if (d->nhosts && destination_host_denied(d, r->origin_host)) {
-        log_info("client %s: destination %.*s refused (deny_destinations)", r->from_ip,
-                 (int)min(r->origin_host.len, (size_t)256), r->origin_host.ptr);
-        *why = "the destination is not allowed";
-        return 403;
-    }
-    return 0;
-}
-
-/* Applies the listener's mode to the target. Returns 0 or a status. */
-static unsigned route_by_mode(struct request *r, const char **why)
-{
-    const struct listener_config *lc = r->lc;
-    struct http_target *t = &r->target;
-    r->path = t->path;
-    r->query = t->query;
-    if (r->head.method == HTTP_CONNECT) {
-        if (lc->mode != MODE_FORWARD) {
-            *why = "CONNECT is only served by forward proxy listeners";
-            return 405;
-        }
-        if (!connect_port_allowed(lc, t->port)) {
-            *why = "CONNECT to this port is not allowed";
-            return 403;
-        }
-        r->tunnel = true;
-        r->origin_host = t->host;
-        r->origin_port = t->port;
-        if (lc->parent)
-            r->parent_name = slice_make(lc->parent, strlen(lc->parent));
-        return destination_allowed(r, why);
-    }
-    if (t->absolute) {
-        if (!slice_caseeq_lit(t->scheme, "http")) {
-            *why = "only http:// targets can be proxied (use CONNECT for https)";
-            return 400;
-        }
-        /* RFC 9112 3.2.2: the target's authority replaces any Host */
-        headers_set(&r->head.headers, &r->arena, H_HOST, authority(r));
-        if (lc->mode == MODE_FORWARD) {
-            r->origin_host = t->host;
-            r->origin_port = t->port;
-            if (lc->parent)
-                r->parent_name = slice_make(lc->parent, strlen(lc->parent));
-            unsigned st = destination_allowed(r, why);
-            if (st)
-                return st;
-        }
-    } else if (headers_find(&r->head.headers, H_HOST, 0) < 0 && r->head.minor >= 1) {
-        *why = "missing Host header";
-        return 400;
-    }
-    if (lc->mode == MODE_REVERSE && lc->upstream)
-        r->upstream_name = slice_make(lc->upstream, strlen(lc->upstream));
-    r->tunnel = r->head.upgrade;
-    return 0;
-}
-
-struct anonymity_subject request_anonymity_subject(const struct request *r)
-{
-    const struct listener_config *lc = r->lc;
-    struct anonymity_subject s = {
-        .client_ip = request_client_ip(r), .host = r->origin_host, .port = r->origin_port,
-        .via = lc->via ? slice_make(lc->via, strlen(lc->via)) : SLICE_NULL, .third_party = r->third_party,
-    };
-    return s;
-}
-
-static void anonymize(struct request *r)
-{
-    const struct listener_config *lc = r->lc;
-    if (r->anon_level == ANON_OFF)
-        return;
-    if (lc->anon.cookies == COOKIES_THIRD_PARTY)
-        r->third_party = anonymity_third_party(&r->head.headers, r->origin_host);
-    struct anonymity_subject s = request_anonymity_subject(r);
-    anonymity_request(&r->head.headers, &r->arena, &lc->anon, r->anon_level, &s);
-}
-
-void request_set_anonymity(struct request *r, enum anonymity_level level)
-{
-    r->head.headers = headers_copy(&r->client_fields, &r->arena);
-    r->anon_level = level;
-    anonymize(r);
-    if (r->lc->request_id) /* the rules ran on the client's fields again */
-        put_request_id(r);
-}
-
-/* The client behind trusted proxies, from their fields. */
-static void find_client(struct request *r)
-{
-    const struct forwarding_config *fc = &r->lc->fwd;
-    if (!forwarding_client(fc, &r->head.headers, &r->client_addr))
-        return;
-    char *text = arena_alloc(&r->arena, ADDR_STRLEN);
-    size_t n = addr_format(&r->client_addr, text, ADDR_STRLEN, false);
-    r->client_ip = slice_make(text, n);
-}
-
-static void apply_hygiene(struct request *r)
-{
-    const struct listener_config *lc = r->lc;
-    struct headers *h = &r->head.headers;
-    bool upgrade = r->tunnel && r->head.method != HTTP_CONNECT;
-    /* Proxy-Authorization stays for on_request to check (proxy users);
-     * request_begin removes it before anything is sent */
-    headers_strip_hop_by_hop(h, (upgrade ? HOP_KEEP_UPGRADE : 0) | HOP_KEEP_PROXY_AUTH);
-    headers_del(h, H_CONTENT_LENGTH); /* framing is re-declared on the way out */
-    bool peer_trusted = lc->fwd.ntrusted && forwarding_trusted(&lc->fwd, r->from);
-    if (peer_trusted)
-        find_client(r);
-    if (hooks_defined(r->gen->vm, HOOK_ON_REQUEST) || hooks_defined(r->gen->vm, HOOK_ON_RESPONSE))
-        r->client_fields = headers_copy(h, &r->arena); /* for req:client_header, req.anonymity */
-    if (lc->mode == MODE_FORWARD) {
-        r->anon_level = lc->anon.level;
-        anonymize(r);
-    } else {
-        struct forwarding_subject s = {
-            .peer_trusted = peer_trusted, .peer_ip = slice_make(r->from_ip, r->from_ip_len),
-            .host = slice_trim(headers_get(h, H_HOST)),
-        };
-        forwarding_request(h, &r->arena, &lc->fwd, &s);
-        if (lc->via)
-            headers_add_via(h, &r->arena, slice_make(lc->via, strlen(lc->via)));
-    }
-    if (lc->request_id)
-        assign_request_id(r, peer_trusted); /* after the rules: they must not drop it */
-}
-
 void request_begin(struct conn *c, size_t head_len)
 {
     conn_adopt_current(c); /* a keep-alive connection follows a reload at its next request */
     struct request *r = request_new(c);
-    struct worker *w = c->w;
     char *head = arena_alloc(&r->arena, head_len);
     memcpy(head, buf_head(&c->in), head_len);
-    buf_consume(&c->in, &w->bufs, head_len);
-
-    const char *why = NULL;
-    int status = http_parse_request(&r->parser, head, head_len, &r->head, &r->arena, &why);
-    if (status) {
-        r->raw_line = first_line(head, head_len);
-        r->head.major = 0; /* log what was received, not what was half parsed */
-        reject(r, (unsigned)status, why);
+    buf_consume(&c->in, &c->w->bufs, head_len);
+    struct decision_out d = decide_head(r, head, head_len);
+    r->keep_alive &= !c->orphan;
+    switch (d.what) {
+    case DECIDE_REJECT:
+        if (!r->head.major) /* unparsable: the log shows what was received */
+            r->raw_line = first_line(head, head_len);
+        reject(r, d.status, d.why);
         return;
-    }
-    if (log_access_formats() & ACCESS_NEED_FIELDS) { /* as the client sent them, before any rule */
-        r->log_user_agent = headers_get(&r->head.headers, SLICE_LIT("User-Agent"));
-        r->log_referer = headers_get(&r->head.headers, SLICE_LIT("Referer"));
-    }
-    body_init(&r->req_body, r->head.chunked ? BODY_CHUNKED : r->head.has_length ? BODY_LENGTH : BODY_NONE,
-              r->head.content_length);
-    r->body_done = r->req_body.done;
-    r->keep_alive = r->head.keep_alive && !c->orphan;
-    if (c->denied) {
-        log_info("client %s: not in the listener's allow list", c->peer_ip);
-        r->keep_alive = false;
-        respond_error(r, 403, "access denied", NULL);
+    case DECIDE_REFUSE:
+        respond_error(r, d.status, d.why, NULL);
         return;
-    }
-    if ((status = http_split_target(&r->head, &r->target, &why)) != 0 ||
-        (status = (int)route_by_mode(r, &why)) != 0) {
-        if (status == 405 || status == 403)
-            respond_error(r, (unsigned)status, why, NULL);
-        else
-            reject(r, (unsigned)status, why);
+    case DECIDE_FAIL:
+        request_fail(r, d.err);
         return;
-    }
-    if (c->lc->mode == MODE_ADMIN) {
+    case DECIDE_ADMIN:
         admin_begin(r); /* answered by luxy itself: never proxied, no hooks */
         return;
-    }
-    uint64_t limit = r->gen->cfg->limits.body_size;
-    if (limit && r->head.has_length && r->head.content_length > limit) {
-        r->keep_alive = false;
-        request_fail(r, &err_body_too_large);
-        return;
-    }
-    apply_hygiene(r);
-    if (c->lc->auth.on) {
+    case DECIDE_AUTH:
         proxy_auth_begin(r); /* request_policy follows once the user is known */
         return;
+    default:
+        request_policy(r);
+        return;
     }
-    request_policy(r);
 }
 
 void request_policy(struct request *r)
 {
-    struct conn *c = r->conn;
-    struct worker *w = r->w;
-    r->state = RS_HOOKS;
-    if (hooks_defined(r->gen->vm, HOOK_ON_REQUEST)) {
-        if (hooks_on_request(r->gen->vm, r) != HOOK_OK) {
-            request_fail(r, &err_hook);
-            return;
-        }
-        if (r->local_status) {
-            request_respond(r, r->local_status, r->local_body);
-            return;
-        }
-    }
-    headers_del(&r->head.headers, H_PROXY_AUTHORIZATION); /* meant for luxy, never forwarded */
-    if (cache_applies(r)) {
+    struct decision_out d = decide_policy(r);
+    switch (d.what) {
+    case DECIDE_FAIL:
+        request_fail(r, d.err);
+        return;
+    case DECIDE_RESPOND:
+        request_respond(r, r->local_status, r->local_body);
+        return;
+    case DECIDE_CACHE:
         cache_begin(r);
         return;
+    default:
+        proxy_start(r);
+        return;
     }
-    if (w->cache && c->lc->cache)
-        r->cache_status = "BYPASS"; /* a caching listener says why the cache was not used */
-    proxy_start(r);
 }

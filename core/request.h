@@ -29,6 +29,7 @@ struct upconn;
 struct upstream;
 struct backend;
 struct cache_fill;
+struct trace;
 
 enum req_state {
     RS_HOOKS,        /* head parsed, policy running */
@@ -55,6 +56,9 @@ struct request {
     const union sockaddr_u *from;
     const char *from_ip;        /* NUL-terminated */
     size_t from_ip_len;
+    bool denied;                /* the peer is not in the listener's allow list */
+    struct trace *trace;        /* its decisions, when traced (trace.h); NULL: not traced */
+    uint64_t trace_number;      /* its number in the trace ring (trace_ring.h), once it has one */
     struct arena arena;
     enum req_state state;
     ev_tstamp started;
@@ -219,9 +223,6 @@ void request_response_complete(struct request *r);
  * then the cache or the proxy. */
 void request_policy(struct request *r);
 
-/* The field r's listener carries ids in (its request_id must be set). */
-struct slice request_id_field(const struct request *r);
-
 /* The access log's entry for r as it stands now; its slices point into r
  * and into peer (the backend's address is formatted there). */
 void request_log_entry(const struct request *r, struct access_entry *e, char peer[ADDR_STRLEN]);
@@ -237,10 +238,6 @@ void request_free(struct request *r);
 struct slice request_client_ip(const struct request *r);
 const union sockaddr_u *request_client_addr(const struct request *r);
 
-/* Forward requests: what the anonymity rules need about r. */
-struct anonymity_subject request_anonymity_subject(const struct request *r);
-/* Applies r->anon_level to the request's fields as the client sent them
- * (req.anonymity from on_request: what the script changed before is lost). */
-void request_set_anonymity(struct request *r, enum anonymity_level level);
+#include "decide.h" /* request_anonymity_subject, request_set_anonymity, request_id_field */
 
 #endif

@@ -20,4 +20,8 @@ void request_id_make(char out[REQUEST_ID_LEN]);
  * spaces, commas and control bytes do not)? */
 bool request_id_valid(struct slice s);
 
+/* From now on this thread's ids come from seed: the same every run (luxy
+ * test, luxy simulate). */
+void request_id_seed(uint64_t seed);
+
 #endif

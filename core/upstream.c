@@ -4,6 +4,8 @@
  * reaches new connections without a reload and without blocking. */
 #include "upstream.h"
 
+#include "clock.h"
+
 #include <assert.h>
 #include <lua.h>
 #include <lauxlib.h>
@@ -156,7 +158,7 @@ void backend_connect_failed(struct backend *b)
 void backend_result(struct backend *b, enum attempt_result res, double seconds)
 {
     struct upstream *up = b->up;
-    if (server_result(b->st, res, seconds, server_loop_ms(ev_now(up->w->loop)), up->cfg, up->states, up->n))
+    if (server_result(b->st, res, seconds, server_loop_ms(clock_now(up->w->loop)), up->cfg, up->states, up->n))
         log_warn("upstream %s: server %s ejected for %.0fs (%s: %u in a row, %.0f%% failed over %ds); "
                  "last: %s", up->cfg->name, b->cfg->spec,
                  (double)(atomic_load_explicit(&b->st->eject_until_ms, memory_order_relaxed) - server_now_ms()) / 1000,

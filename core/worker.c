@@ -179,8 +179,8 @@ static void set_listeners(struct worker *w, const struct config *cfg, const int 
     }
 }
 
-int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int *listen_fds,
-                struct cache *cache, struct metrics *metrics)
+int worker_init_detached(struct worker *w, unsigned id, struct config_gen *cg, struct cache *cache,
+                         struct metrics *metrics)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
@@ -212,7 +212,15 @@ int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int 
     if (w->gen == NULL)
         return -1;
     generation_start(w->gen, NULL);
-    set_listeners(w, cfg, listen_fds);
+    return 0;
+}
+
+int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int *listen_fds,
+                struct cache *cache, struct metrics *metrics)
+{
+    if (worker_init_detached(w, id, cg, cache, metrics) == -1)
+        return -1;
+    set_listeners(w, &cg->cfg, listen_fds);
     worker_resume_accept(w);
     return 0;
 }

@@ -69,6 +69,10 @@ struct worker {
  * the worker thread starts. */
 int worker_init(struct worker *w, unsigned id, struct config_gen *cg, const int *listen_fds,
                 struct cache *cache, struct metrics *metrics);
+/* The same without listeners: a worker whose loop the caller runs, or
+ * never runs (the lab: luxy test, luxy simulate). */
+int worker_init_detached(struct worker *w, unsigned id, struct config_gen *cg, struct cache *cache,
+                         struct metrics *metrics);
 /* Any thread: hands g (built with generation_new for w) and its listening
  * fds (one per listener of g; fresh[i]: opened for it, else one w already
  * listens on and keeps, queue and all) to the worker, which switches to

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "../core/luxy.h"
 #include "../core/worker.h"
@@ -17,7 +18,7 @@ static int l_now(lua_State *L)
 {
     struct vm *vm = vm_of(L);
     /* a worker's state runs its top level in the main thread, at a reload */
-    lua_pushnumber(L, vm->w && !vm->loading ? ev_now(vm->w->loop) : ev_time());
+    lua_pushnumber(L, clock_virtual > 0 ? clock_virtual : vm->w && !vm->loading ? ev_now(vm->w->loop) : ev_time());
     return 1;
 }
 

@@ -236,6 +236,7 @@ static int check_listeners(struct config *c, bool on_request, bool proxy_auth, c
             add_warning(c, "%s:%d: listen %s is open beyond this host and has no deny_destinations: its clients "
                         "can reach this machine's and its network's private services through it "
                         "(deny_destinations = { \"internal\" })", c->path, l->line, l->spec);
+        c->nadmin += l->mode == MODE_ADMIN;
         if (l->mode == MODE_ADMIN && !addr_is_loopback(&l->addr) && allows_only_loopback(l))
             add_warning(c, "%s:%d: listen %s: this admin listener listens beyond this host, but its allow list "
                         "lets only this host in (allow = { ... } names who may use it)", c->path, l->line, l->spec);

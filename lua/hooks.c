@@ -6,6 +6,8 @@
  * the hook ran: what it changed is rolled back from a snapshot. */
 #include "hooks.h"
 
+#include "../core/trace.h"
+
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,6 +108,11 @@ static int run(struct vm *vm, enum hook h, lua_CFunction f, void *a, void *b, vo
     lua_pushlightuserdata(L, c);
     int rc = vm_call(vm, vm->hook_where[h], 3, 0);
     vm->current_hook = HOOK_NONE;
+    struct request *r = a; /* every hook's first argument */
+    if (unlikely(r && r->trace))
+        trace_add(r->trace, "hook", "%s: %s in %.3f ms, %ld budget units%s%s", vm->hook_where[h],
+                  rc == 0 ? "ran" : "failed", (luxy_monotonic() - vm->budget.started) * 1000,
+                  vm->budget.total - vm->budget.left, rc == 0 ? "" : ": ", rc == 0 ? "" : vm->last_error);
     if (vm->w) { /* a worker's state: count the call, its failure, its time */
         struct metrics_worker *m = vm->w->wm;
         double us = (luxy_monotonic() - vm->budget.started) * 1e6;

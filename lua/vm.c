@@ -121,6 +121,7 @@ int vm_call(struct vm *vm, const char *what, int nargs, int nresults)
                   what, vm->mem_limit);
     else
         log_error("%s failed: %s", what, msg);
+    snprintf(vm->last_error, sizeof(vm->last_error), "%s", rc == LUA_ERRMEM ? "not enough memory" : msg);
     lua_pop(L, 1);
     if (rc == LUA_ERRMEM)
         collect_after_memory_error(vm);

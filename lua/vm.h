@@ -31,6 +31,7 @@ struct vm {
     char hook_where[8][96];       /* "on_request (conf.lua:12)", for messages */
     unsigned current_hook;        /* HOOK_NONE or the hook running now */
     unsigned long errors;
+    char last_error[256];         /* the last failed call's message (traces) */
     char script_dir[512];         /* for require */
     struct shdict_buf shared_buf; /* string values copied out of shared dicts (api_shared.c) */
 };

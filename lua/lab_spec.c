@@ -1,0 +1,457 @@
+/* lab_spec.c - `luxy test SPEC.lua...`: the C side. A spec runs in a Lua
+ * state of its own (plain Lua: it is the operator's test code, not a
+ * policy); the configuration it names is loaded into a lab (core/lab.h),
+ * whose hooks run in the server's sandbox. The spec's runner
+ * (lua/lab/spec.lua, built in) calls lab.run(case) for each case: that
+ * builds the request, runs the decisions exactly as the server would, and
+ * returns what came out as a table the runner compares. */
+#include "lab_spec.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/cache.h"
+#include "../core/cache_fill.h"
+#include "../core/cache_serve.h"
+#include "../core/clock.h"
+#include "../core/generation.h"
+#include "../core/lab.h"
+#include "../core/request.h"
+#include "../core/trace.h"
+#include "../core/upstream.h"
+#include "../core/worker.h"
+#include "embedded.h"
+
+static struct lab *current;
+
+/* ---- reading a case ---- */
+
+static const char *opt_string(lua_State *L, int t, const char *k, const char *dflt)
+{
+    lua_getfield(L, t, k);
+    const char *s = lua_isstring(L, -1) ? lua_tostring(L, -1) : dflt;
+    lua_pop(L, 1); /* the string stays referenced by the table */
+    return s;
+}
+
+static double opt_number(lua_State *L, int t, const char *k, double dflt)
+{
+    lua_getfield(L, t, k);
+    double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return v;
+}
+
+/* headers = { Name = "v", ... } or { {"Name", "v"}, ... }, into a
+ * NULL-terminated name, value, ... array (strings kept alive by the case). */
+static const char **read_fields(lua_State *L, int t)
+{
+    size_t cap = 2, n = 0;
+    const char **f = malloc(cap * sizeof(*f));
+    lua_getfield(L, t, "headers");
+    if (lua_istable(L, -1)) {
+        int h = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            const char *name = NULL, *value = NULL;
+            if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
+                name = lua_tostring(L, -2);
+                value = lua_tostring(L, -1);
+            } else if (lua_istable(L, -1)) {
+                lua_rawgeti(L, -1, 1);
+                lua_rawgeti(L, -2, 2);
+                name = lua_tostring(L, -2);
+                value = lua_tostring(L, -1);
+                lua_pop(L, 2);
+            }
+            if (name && value) {
+                if (n + 3 > cap)
+                    f = realloc(f, (cap *= 2) * sizeof(*f));
+                f[n++] = name;
+                f[n++] = value;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    f[n] = NULL;
+    return f;
+}
+
+/* backends = { group = { [1] = { inflight = 3, latency = 0.02, state = "down" }, ... } } */
+static void set_states(lua_State *L, int c)
+{
+    struct generation *g = lab_generation(current);
+    for (unsigned u = 0; u < g->cfg->nupstreams; u++) { /* every case starts from a fresh group */
+        struct upstream *up = &g->upstreams[u];
+        for (unsigned i = 0; i < up->n; i++) {
+            struct server_state *st = up->backends[i].st;
+            unsigned weight = up->cfg->servers[i].weight;
+            memset((char *)st + sizeof(st->refs), 0, sizeof(*st) - sizeof(st->refs));
+            atomic_store(&st->weight, weight ? weight : 1);
+        }
+        memset(&up->budget, 0, sizeof(up->budget));
+    }
+    lua_getfield(L, c, "backends");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    int b = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, b)) {
+        const char *name = lua_tostring(L, -2);
+        struct upstream *up = name ? lab_upstream(current, name) : NULL;
+        if (up == NULL)
+            luaL_error(L, "backends.%s: the configuration has no upstream of that name", name ? name : "?");
+        int servers = lua_gettop(L);
+        for (unsigned i = 0; i < up->n; i++) {
+            lua_rawgeti(L, servers, (lua_Integer)i + 1);
+            if (lua_istable(L, -1)) {
+                int s = lua_gettop(L);
+                struct server_state *st = up->backends[i].st;
+                atomic_store(&st->inflight, (int64_t)opt_number(L, s, "inflight", 0));
+                uint64_t lat = (uint64_t)(opt_number(L, s, "latency", 0) * 1e6);
+                atomic_store(&st->latency_us, lat);
+                atomic_store(&st->peak_us, lat);
+                atomic_store(&st->peak_at_ms, server_now_ms());
+                double w = opt_number(L, s, "weight", 0);
+                if (w >= 1)
+                    atomic_store(&st->weight, (unsigned)w);
+                const char *state = opt_string(L, s, "state", "up");
+                unsigned down = strcmp(state, "down") == 0 ? SS_DOWN
+                                : strcmp(state, "drained") == 0 || strcmp(state, "draining") == 0 ? SS_DRAINED
+                                : strcmp(state, "ejected") == 0 ? SS_EJECTED : 0;
+                if (down == 0 && strcmp(state, "up") != 0)
+                    luaL_error(L, "backends.%s[%d].state: up, down, drained or ejected", name, (int)i + 1);
+                atomic_store(&st->down, down);
+                if (down == SS_EJECTED)
+                    atomic_store(&st->eject_until_ms, server_now_ms() + 3600 * 1000);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    atomic_fetch_add(&server_state_epoch, 1);
+}
+
+/* ---- writing the outcome ---- */
+
+static void push_slice(lua_State *L, struct slice s)
+{
+    if (s.ptr)
+        lua_pushlstring(L, s.ptr, s.len);
+    else
+        lua_pushnil(L);
+}
+
+static void set_string(lua_State *L, const char *k, const char *v)
+{
+    if (v) {
+        lua_pushstring(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+/* { {name, value}, ... } in order, and by name (lower-cased) the first value. */
+static void push_fields(lua_State *L, const struct headers *h)
+{
+    lua_createtable(L, (int)h->n, 0);
+    for (unsigned i = 0; i < h->n; i++) {
+        lua_createtable(L, 2, 0);
+        push_slice(L, h->v[i].name);
+        lua_rawseti(L, -2, 1);
+        push_slice(L, h->v[i].value);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+/* The head as the backend would get it: its request line, its fields. */
+static void push_backend_head(lua_State *L, struct request *r)
+{
+    struct slice head = lab_backend_head(r);
+    const char *p = head.ptr, *end = head.ptr + head.len;
+    const char *eol = memchr(p, '\r', head.len);
+    lua_pushlstring(L, p, (size_t)(eol - p));
+    lua_setfield(L, -2, "request_line");
+    lua_newtable(L);
+    int n = 0;
+    for (p = eol + 2; p < end && *p != '\r'; p = eol + 2) {
+        eol = memchr(p, '\r', (size_t)(end - p));
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon == NULL)
+            break;
+        const char *v = colon + 1;
+        while (v < eol && *v == ' ')
+            v++;
+        lua_createtable(L, 2, 0);
+        lua_pushlstring(L, p, (size_t)(colon - p));
+        lua_rawseti(L, -2, 1);
+        lua_pushlstring(L, v, (size_t)(eol - v));
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, ++n);
+    }
+    lua_setfield(L, -2, "headers");
+}
+
+static const char *decision_name(enum decision d)
+{
+    static const char *const names[] = { "reject", "refuse", "fail", "admin", "auth", "policy", "respond", "cache",
+                                         "route" };
+    return names[d];
+}
+
+/* The route and the backend; fills outcome fields. */
+static void route(lua_State *L, struct request *r)
+{
+    const struct proxy_error *err;
+    struct upstream *up = decide_group(r, &err);
+    if (err) {
+        lua_pushinteger(L, err->status);
+        lua_setfield(L, -2, "status");
+        set_string(L, "error", err->text);
+        set_string(L, "decision", "fail");
+        return;
+    }
+    if (up == NULL) { /* an origin by name: the server resolves it */
+        char origin[512];
+        snprintf(origin, sizeof(origin), "%.*s:%u", (int)min(r->origin_host.len, (size_t)400), r->origin_host.ptr,
+                 r->origin_port);
+        set_string(L, "origin", origin);
+        push_backend_head(L, r);
+        return;
+    }
+    set_string(L, up->cfg->parent ? "parent" : "upstream", up->cfg->name);
+    int i = decide_backend(r, &err);
+    if (i < 0) {
+        lua_pushinteger(L, err->status);
+        lua_setfield(L, -2, "status");
+        set_string(L, "error", err->text);
+        set_string(L, "decision", "fail");
+        return;
+    }
+    decide_attempt_begin(r, (unsigned)i);
+    set_string(L, "backend", r->backend->cfg->spec);
+    lua_pushinteger(L, i + 1);
+    lua_setfield(L, -2, "backend_index");
+    push_backend_head(L, r);
+}
+
+/* case.response: the response side, as the client would get it. */
+static void respond_side(lua_State *L, struct request *r, int c, bool cached)
+{
+    lua_getfield(L, c, "response");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    int t = lua_gettop(L);
+    const char **f = read_fields(L, t);
+    memset(&r->resp, 0, sizeof(r->resp));
+    r->resp.status = (unsigned)opt_number(L, t, "status", 200);
+    r->resp.major = r->resp.minor = 1;
+    headers_init(&r->resp.headers);
+    for (const char **p = f; p[0]; p += 2)
+        headers_add(&r->resp.headers, &r->arena, slice_make(arena_strndup(&r->arena, p[0], strlen(p[0])), strlen(p[0])),
+                    slice_make(arena_strndup(&r->arena, p[1], strlen(p[1])), strlen(p[1])));
+    free(f);
+    double length = opt_number(L, t, "length", -1);
+    if (length >= 0) {
+        r->resp.has_length = true;
+        r->resp.content_length = (uint64_t)length;
+    }
+    lua_pop(L, 1);
+    struct cache *store = r->w->cache;
+    if (cached && store) {
+        struct http_head resp = r->resp;
+        struct headers fields = headers_copy(&r->resp.headers, &r->arena);
+        struct cache_store_choice ch;
+        cache_store_choose(&ch, &store->cfg, r->lc->mode == MODE_REVERSE, r->gen->vm, r, &r->head.headers, &resp,
+                           &fields, (time_t)clock_virtual);
+        r->resp = resp;
+        r->resp.headers = fields;
+        lua_getfield(L, -1, "cache");
+        lua_pushboolean(L, ch.store);
+        lua_setfield(L, -2, "store");
+        set_string(L, "reason", ch.reason);
+        lua_pushinteger(L, ch.script.ttl >= 0 ? ch.script.ttl : ch.meta.freshness);
+        lua_setfield(L, -2, "ttl");
+        if (ch.script.grace >= 0) {
+            lua_pushinteger(L, ch.script.grace);
+            lua_setfield(L, -2, "grace");
+        }
+        lua_pop(L, 1);
+        r->cache_status = "MISS";
+    }
+    lua_newtable(L);
+    if (!decide_response(r)) {
+        lua_pushinteger(L, r->error->status);
+        lua_setfield(L, -2, "status");
+        set_string(L, "error", r->error->text);
+    } else {
+        lua_pushinteger(L, r->resp.status);
+        lua_setfield(L, -2, "status");
+        push_fields(L, &r->resp.headers);
+        lua_setfield(L, -2, "headers");
+    }
+    lua_setfield(L, -2, "response");
+}
+
+static void push_trace(lua_State *L, struct request *r)
+{
+    struct sbuf b;
+    sbuf_init(&b);
+    trace_text(r->trace, &b);
+    lua_pushlstring(L, b.p ? b.p : "", b.len);
+    lua_setfield(L, -2, "trace");
+    sbuf_free(&b);
+}
+
+/* lab.run(case) -> outcome */
+static int l_run(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (current == NULL)
+        return luaL_error(L, "no configuration: call config \"FILE\" first");
+    double t = opt_number(L, 1, "time", 0);
+    if (t > 0)
+        clock_virtual = t;
+    set_states(L, 1);
+    lua_getfield(L, 1, "request");
+    if (!lua_istable(L, -1))
+        return luaL_error(L, "the case has no request = { ... }");
+    int q = lua_gettop(L);
+    const char **fields = read_fields(L, q);
+    struct lab_head h = {
+        .method = opt_string(L, q, "method", "GET"),
+        .target = opt_string(L, q, "target", opt_string(L, q, "path", "/")),
+        .minor = strcmp(opt_string(L, q, "version", "1.1"), "1.0") == 0 ? 0 : 1,
+        .fields = fields,
+        .client_ip = opt_string(L, q, "client", NULL),
+        .listener = (unsigned)opt_number(L, 1, "listener", 1) - 1,
+        .body = opt_string(L, q, "body", NULL),
+        .trace = true,
+    };
+    char err[256];
+    struct decision_out d;
+    struct request *r = lab_request(current, &h, &d, err, sizeof(err));
+    free(fields);
+    if (r == NULL)
+        return luaL_error(L, "%s", err);
+    const char *user = opt_string(L, q, "user", NULL);
+    lua_newtable(L);
+    if (d.what == DECIDE_AUTH && user) {
+        r->user = slice_make(arena_strndup(&r->arena, user, strlen(user)), strlen(user));
+        d.what = DECIDE_POLICY;
+    }
+    if (d.what == DECIDE_POLICY)
+        d = decide_policy(r);
+    set_string(L, "decision", decision_name(d.what));
+    switch (d.what) {
+    case DECIDE_REJECT:
+    case DECIDE_REFUSE:
+        lua_pushinteger(L, d.status);
+        lua_setfield(L, -2, "status");
+        set_string(L, "error", d.why);
+        break;
+    case DECIDE_FAIL:
+        lua_pushinteger(L, d.err->status);
+        lua_setfield(L, -2, "status");
+        set_string(L, "error", d.err->text);
+        break;
+    case DECIDE_AUTH:
+        lua_pushinteger(L, 407);
+        lua_setfield(L, -2, "status");
+        set_string(L, "error", "proxy authentication needed (give request.user to act as a signed-in user)");
+        break;
+    case DECIDE_RESPOND:
+        lua_pushinteger(L, r->local_status);
+        lua_setfield(L, -2, "status");
+        push_slice(L, r->local_body);
+        lua_setfield(L, -2, "body");
+        push_fields(L, &r->local_headers);
+        lua_setfield(L, -2, "headers");
+        break;
+    case DECIDE_CACHE: {
+        static const char *const plans[] = { "lookup", "purge", "bypass (cache_key)", "bypass (no-store)",
+                                             "cache_key failed" };
+        enum cache_plan plan = cache_plan(r);
+        lua_newtable(L);
+        push_slice(L, r->cache_key);
+        lua_setfield(L, -2, "key");
+        set_string(L, "plan", plans[plan]);
+        lua_setfield(L, -2, "cache");
+        trace_add(r->trace, "cache", "%s%s%.*s", plans[plan], r->cache_key.len ? ": key " : "",
+                  (int)r->cache_key.len, r->cache_key.ptr);
+        if (plan == CACHE_KEY_FAILED) {
+            lua_pushinteger(L, 500);
+            lua_setfield(L, -2, "status");
+            set_string(L, "decision", "fail");
+            break;
+        }
+        if (plan != CACHE_PURGE) {
+            route(L, r);
+            respond_side(L, r, 1, plan == CACHE_LOOKUP);
+        }
+        break;
+    }
+    case DECIDE_ROUTE:
+        route(L, r);
+        respond_side(L, r, 1, false);
+        break;
+    default:
+        break;
+    }
+    push_trace(L, r);
+    lab_request_free(r);
+    return 1;
+}
+
+/* lab.open(path, seed) */
+static int l_open(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct lab_options o = { .config_path = path, .seed = (uint64_t)luaL_optinteger(L, 2, 1), .quiet = false };
+    lab_close(current);
+    char err[1024];
+    if ((current = lab_open(&o, err, sizeof(err))) == NULL)
+        return luaL_error(L, "%s", err);
+    return 0;
+}
+
+int lab_test_main(int argc, char **argv)
+{
+    const struct embedded_file *runner = embedded_find("lua/lab/spec.lua");
+    if (runner == NULL) {
+        fprintf(stderr, "luxy test: the spec runner is not built in\n");
+        return 2;
+    }
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    static const luaL_Reg fns[] = { { "open", l_open }, { "run", l_run }, { NULL, NULL } };
+    luaL_newlib(L, fns);
+    lua_setglobal(L, "lab");
+    int rc = 2;
+    if (luaL_loadbuffer(L, runner->data, runner->len, "=spec runner") == LUA_OK) {
+        lua_createtable(L, argc, 0);
+        for (int i = 1; i < argc; i++) {
+            lua_pushstring(L, argv[i]);
+            lua_rawseti(L, -2, i);
+        }
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+            rc = (int)lua_tointeger(L, -1);
+        else
+            fprintf(stderr, "luxy test: %s\n", lua_tostring(L, -1));
+    } else {
+        fprintf(stderr, "luxy test: %s\n", lua_tostring(L, -1));
+    }
+    lua_close(L);
+    lab_close(current);
+    current = NULL;
+    return rc;
+}
