@@ -292,7 +292,10 @@ struct decision_out decide_head(struct request *r, char *head, size_t len)
         r->head.major = 0; /* log what was received, not what was half parsed */
         return refuse(DECIDE_REJECT, (unsigned)status, why);
     }
-    if (unlikely(r->trace == NULL) && unlikely(trace_requested(r)))
+    uint64_t follow = atomic_load_explicit(&trace_follow_until_ms, memory_order_relaxed);
+    if (unlikely((follow && server_loop_ms(clock_now(r->w->loop)) < follow) ||
+                 (r->gen->cfg->nadmin && trace_field_accepted(r))) &&
+        r->trace == NULL) /* asked for: someone follows the live traces, or the request carries the field */
         r->trace = trace_new(&r->arena);
     if (unlikely(r->trace))
         trace_add(r->trace, "head", "%s %.*s HTTP/1.%u from %s on %s (%s)", http_method_str(r->head.method),
@@ -354,11 +357,11 @@ struct decision_out decide_policy(struct request *r)
 {
     struct vm *vm = r->gen->vm;
     r->state = RS_HOOKS;
-    struct headers seen = { 0 };
-    struct route_seen before = { r->upstream_name, r->path, r->query }; /* for the trace */
-    if (unlikely(r->trace))
-        seen = headers_copy(&r->head.headers, &r->arena);
     if (hooks_defined(vm, HOOK_ON_REQUEST)) {
+        struct headers seen = { 0 };
+        struct route_seen before = { r->upstream_name, r->path, r->query }; /* for the trace */
+        if (unlikely(r->trace))
+            seen = headers_copy(&r->head.headers, &r->arena);
         if (hooks_on_request(vm, r) != HOOK_OK)
             return fail(&err_hook);
         if (unlikely(r->trace))

@@ -26,16 +26,8 @@ struct request;
 extern _Atomic uint64_t trace_follow_until_ms;
 
 /* The request carries the trace field, from a network an admin listener
- * allows. */
+ * allows (only asked where the configuration has an admin listener). */
 bool trace_field_accepted(const struct request *r);
-
-/* Is r to be traced? Called once per request: one relaxed load, and a
- * field lookup only where an admin listener exists. */
-static inline bool trace_requested(const struct request *r)
-{
-    return unlikely(atomic_load_explicit(&trace_follow_until_ms, memory_order_relaxed) != 0) ||
-           trace_field_accepted(r);
-}
 
 /* r is over: its trace goes into the ring (and its sequence number into
  * r's response field, when it asked with the trace field: set earlier by
