@@ -19,6 +19,7 @@
 _Atomic uint64_t trace_follow_until_ms;
 
 enum { TF_HOST, TF_PATH, TF_METHOD, TF_STATUS, TF_UPSTREAM, TF_BACKEND, TF_CLIENT, TF_COUNT };
+_Static_assert(TF_COUNT == TRACE_FILTER_FIELDS, "the filter's fields");
 static const char *const term_names[TF_COUNT] = { "host", "path", "method", "status", "upstream", "backend",
                                                   "client" };
 
@@ -193,10 +194,10 @@ static bool term_matches(const struct term *t, const char *got)
     return t->field == TF_HOST || t->field == TF_METHOD ? strcasecmp(got, t->value) == 0 : strcmp(got, t->value) == 0;
 }
 
-static bool matches(const struct trace_filter *f, const struct slot *s)
+bool trace_filter_matches(const struct trace_filter *f, char *const fields[TRACE_FILTER_FIELDS])
 {
     for (unsigned i = 0; f && i < f->n; i++)
-        if (!term_matches(&f->terms[i], s->fields[f->terms[i].field]))
+        if (!term_matches(&f->terms[i], fields[f->terms[i].field]))
             return false;
     return true;
 }
@@ -232,7 +233,7 @@ void trace_ring_read(struct jw *w, uint64_t *since, const struct trace_filter *f
             continue;
         }
         *since = n;
-        if (matches(f, s)) {
+        if (trace_filter_matches(f, s->fields)) {
             raw(w, s->json);
             sent++;
         }

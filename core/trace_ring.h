@@ -43,6 +43,10 @@ uint64_t trace_number(struct request *r);
 struct trace_filter;
 struct trace_filter *trace_filter_parse(const char *text, size_t n, const char **err);
 void trace_filter_free(struct trace_filter *f);
+/* Do a trace's fields (host, path, method, status, upstream, backend,
+ * client: NUL-terminated) match f (NULL matches all)? */
+#define TRACE_FILTER_FIELDS 7
+bool trace_filter_matches(const struct trace_filter *f, char *const fields[TRACE_FILTER_FIELDS]);
 
 /* Appends to w (inside an array) the traces numbered above *since that
  * match f (NULL: all), at most max; *since becomes the last number seen.
