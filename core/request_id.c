@@ -57,12 +57,8 @@ void request_id_seed(uint64_t seed)
 
 static void refill(struct id_pool *s)
 {
-    if (s->seeded) {
-        fill_fallback(s);
-        return;
-    }
     size_t got = 0;
-    while (got < POOL_BYTES) {
+    while (!s->seeded && got < POOL_BYTES) {
         ssize_t n = getrandom(s->pool + got, POOL_BYTES - got, 0);
         if (n > 0)
             got += (size_t)n;
