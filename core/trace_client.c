@@ -218,7 +218,8 @@ int trace_client_main(int argc, char **argv)
             unsigned long long n;
             if (sscanf(line, "next %llu", &n) == 1) {
                 since = n;
-            } else if (!first && sscanf(line, "{\"trace\":%llu", &n) == 1 && seen[n % SEEN_MAX] != n) {
+            } else if (!first && sscanf(line, "{\"trace\":%llu", &n) == 1 && seen[n % SEEN_MAX] != n &&
+                       (count == 0 || printed < count)) {
                 seen[n % SEEN_MAX] = n;
                 printf("%s\n", line);
                 printed++;
