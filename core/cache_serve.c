@@ -15,6 +15,7 @@
  * that are still alive. */
 #include "cache_serve.h"
 #include "decide.h"
+#include "trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,7 +544,15 @@ static void use_ready(struct request *r, struct cache_entry *e)
     double now = ev_now(r->w->loop);
     struct cache_meta m = cache_entry_rules(e);
     int64_t grace = e->grace >= 0 ? e->grace : store(r)->cfg.grace;
-    switch (cache_usable(&m, &r->creq, entry_age(e, now), grace)) {
+    enum cache_use use = cache_usable(&m, &r->creq, entry_age(e, now), grace);
+    if (unlikely(r->trace)) {
+        static const char *const uses[] = { "fresh: a HIT", "stale: served while it is refreshed (stale-while-revalidate)",
+                                            "stale or no-cache: asked again with its validators",
+                                            "stale: asked again, served only if the origin fails (grace)" };
+        trace_add(r->trace, "cache", "stored, age %llds of %llds fresh: %s", (long long)entry_age(e, now),
+                  (long long)m.freshness, uses[use]);
+    }
+    switch (use) {
     case USE_FRESH:
         serve(r, e, "HIT");
         return;
@@ -579,6 +588,13 @@ static void lookup(struct request *r)
     struct cache_entry *e = NULL;
     double now = ev_now(r->w->loop);
     enum cache_found found = cache_lookup(store(r), r->cache_key, &r->head.headers, now, !r->creq.only_if_cached, &e);
+    if (unlikely(r->trace)) {
+        static const char *const founds[] = { "MISS: not stored, or no stored variant matches (Vary): a fill starts",
+                                              "MISS: another request is filling it: it waits for that fill",
+                                              "found", "known uncacheable (hit-for-pass): BYPASS" };
+        trace_add(r->trace, "cache", "key %.*s: %s", (int)min(r->cache_key.len, (size_t)400), r->cache_key.ptr,
+                  founds[found]);
+    }
     switch (found) {
     case CF_PASS:
         if (r->creq.only_if_cached) {
@@ -675,6 +691,8 @@ void cache_begin(struct request *r)
         return;
     case CACHE_BYPASS_SCRIPT:
     case CACHE_BYPASS_NO_STORE:
+        if (unlikely(r->trace))
+            trace_add(r->trace, "cache", "BYPASS: %s", r->creq.no_store ? "the request says no-store" : "cache_key said false");
         pass(r, "BYPASS");
         return;
     case CACHE_LOOKUP:

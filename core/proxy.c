@@ -12,6 +12,7 @@
  * thing it does with r. */
 #include "proxy.h"
 #include "decide.h"
+#include "trace.h"
 #include "retry_budget.h"
 #include "hedge.h"
 #include "lb_request.h"
@@ -112,6 +113,12 @@ static void origin_resolved(struct request *r, const struct resolved *res)
         return;
     }
     r->addrs.n = kept;
+    if (unlikely(r->trace)) {
+        char text[ADDR_STRLEN];
+        addr_format(&r->addrs.addr[0], text, sizeof(text), true);
+        trace_add(r->trace, "route", "origin %.*s resolved: %u address%s, first %s", (int)min(r->origin_host.len, (size_t)256),
+                  r->origin_host.ptr, kept, kept == 1 ? "" : "es", text);
+    }
     r->state = RS_CONNECTING;
     next_attempt(r);
 }

@@ -138,9 +138,11 @@ void request_log_hook(struct request *r, const struct access_entry *e)
 static void request_log(struct request *r)
 {
     if (unlikely(r->trace)) {
-        trace_add(r->trace, "end", "%u, %llu body bytes sent, %u attempt%s, %.3f ms%s%s", r->status,
-                  (unsigned long long)r->bytes_out, r->attempts, r->attempts == 1 ? "" : "s",
-                  (clock_now(r->w->loop) - r->started) * 1000, r->error_text ? ": " : "",
+        trace_add(r->trace, "end", "%u, %llu body bytes sent, %u attempt%s, %.3f ms (connect %.3f ms, first byte %.3f ms)%s%s",
+                  r->status, (unsigned long long)r->bytes_out, r->attempts, r->attempts == 1 ? "" : "s",
+                  (clock_now(r->w->loop) - r->started) * 1000,
+                  r->t_connected ? (r->t_connected - r->t_connect) * 1000 : 0,
+                  r->t_first_byte ? (r->t_first_byte - r->t_connect) * 1000 : 0, r->error_text ? ": " : "",
                   r->error_text ? r->error_text : "");
         trace_publish(r);
     }

@@ -122,3 +122,34 @@ def test_bad_filters_are_refused(env):
     assert r.status == 400 and b"unknown key" in r.body
     r = admin_get(lx.subs["aport"], "/api/traces?since=0&filter=status%3D5xx")
     assert r.status == 200 and json.loads(r.body)["traces"] == []
+
+
+CONF_CACHE = '''logs { access = false }
+listen { "127.0.0.1:$port", upstream = "app", cache = true }
+listen { "127.0.0.1:$aport", mode = "admin" }
+upstream "app" { "127.0.0.1:$b1port" }
+cache { size = "4MB" }
+'''
+
+
+def test_the_cache_decision_and_its_reason_are_traced(env):
+    def handler(req, conn):
+        conn.respond(200, b"cached " + req.path.encode(), [("Cache-Control", "max-age=120")], req=req)
+    b1 = env.backend(handler)
+    lx = env.luxy(CONF_CACHE, b1port=b1.port)
+    wait_for(lambda: admin_get(lx.subs["aport"], "/api/status").status == 200, what="the admin listener")
+    c = Client(lx.port)
+    stages = []
+    for want in ("MISS", "HIT"):
+        r = c.roundtrip("GET", "/c/one", headers=[("Luxy-Trace", "1")])
+        assert r.status == 200 and r.header("X-Cache") == want, r.headers
+        n = r.header("Luxy-Trace")
+        t = wait_for(lambda: (lambda t: t if t.status == 200 else None)(admin_get(lx.subs["aport"], "/api/traces?id=" + n)),
+                     what="trace " + n)
+        stages.append([e["what"] for e in json.loads(t.body)["events"] if e["stage"] == "cache"])
+    c.close()
+    miss, hit = stages
+    assert any("MISS: not stored" in w for w in miss), miss
+    assert any(w.startswith("stored: storable, fresh for 120s") for w in miss), miss
+    assert any("fresh: a HIT" in w for w in hit), hit
+    assert len(b1.requests) == 1
