@@ -115,3 +115,9 @@ void trace_text(const struct trace *t, struct sbuf *out)
     if (t->full)
         sbuf_str(out, "  (more events were dropped: 256 at most)\n");
 }
+
+void trace_step(struct trace *t, const char *stage, struct headers *before, const struct headers *now)
+{
+    trace_fields(t, stage, before, now);
+    *before = headers_copy(now, t->arena);
+}

@@ -43,6 +43,9 @@ void trace_add(struct trace *t, const char *stage, const char *fmt, ...) __attri
 /* One event per field that before and after differ in: "+ Name: value",
  * "- Name: value", "~ Name: old -> new" (what stage changed). */
 void trace_fields(struct trace *t, const char *stage, const struct headers *before, const struct headers *after);
+/* The same for a stage of a running change: what changed since *before,
+ * which then becomes a copy of now (for the next stage). */
+void trace_step(struct trace *t, const char *stage, struct headers *before, const struct headers *now);
 /* The events as a JSON array of {"t": ms, "stage": ..., "what": ...}. */
 void trace_json(const struct trace *t, struct jw *w);
 /* The events as text lines ("  0.012 ms  hygiene  - Connection: close\n"). */
