@@ -142,6 +142,9 @@ void cache_store_choose(struct cache_store_choice *ch, const struct cache_config
     ch->store = store;
     ch->meta = m;
     ch->script = d;
+    if (trigger && unlikely(trigger->trace))
+        trace_add(trigger->trace, "cache", "%s: %s, fresh for %llds", store ? "stored" : "not stored", ch->reason,
+                  (long long)(d.ttl >= 0 ? d.ttl : m.freshness));
 }
 
 /* ---- a 304 to a refresh ---- */
@@ -249,9 +252,6 @@ static bool on_head(struct fetch *f, void *sink, const struct http_head *resp)
     bool store = ch.store, too_big = ch.too_big;
     if (!store)
         log_debug("cache: not storing %s: %s", fl->e->key, ch.reason);
-    if (fl->trigger && unlikely(fl->trigger->trace))
-        trace_add(fl->trigger->trace, "cache", "%s: %s, fresh for %llds", store ? "stored" : "not stored", ch.reason,
-                  (long long)(d.ttl >= 0 ? d.ttl : m.freshness));
     /* what the next clients get: never one client's cookies */
     struct headers stored = deep_copy(&fields, &fl->arena);
     headers_del(&stored, SLICE_LIT("Set-Cookie"));
