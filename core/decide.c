@@ -33,6 +33,11 @@ static struct decision_out fail(const struct proxy_error *err)
 /* ---- the policy ---- */
 
 /* Traced: what on_request decided (before: the route as it was). */
+static bool same(struct slice a, struct slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
 struct route_seen {
     struct slice upstream_name, path, query;
 };
@@ -42,10 +47,9 @@ static void trace_policy(struct request *r, struct headers *seen, const struct r
     trace_step(r->trace, "on_request", seen, &r->head.headers);
     if (r->local_status)
         trace_add(r->trace, "on_request", "req:respond(%u): answered by the script", r->local_status);
-    if (!slice_eq(r->upstream_name, before->upstream_name.ptr, before->upstream_name.len))
+    if (!same(r->upstream_name, before->upstream_name))
         trace_add(r->trace, "on_request", "route: upstream %.*s", (int)r->upstream_name.len, r->upstream_name.ptr);
-    if (!slice_eq(r->path, before->path.ptr, before->path.len) ||
-        !slice_eq(r->query, before->query.ptr, before->query.len))
+    if (!same(r->path, before->path) || !same(r->query, before->query) || (r->query.ptr == NULL) != (before->query.ptr == NULL))
         trace_add(r->trace, "on_request", "target: %.*s%s%.*s", (int)min(r->path.len, (size_t)512), r->path.ptr,
                   r->query.ptr ? "?" : "", (int)min(r->query.len, (size_t)256), r->query.ptr ? r->query.ptr : "");
 }
