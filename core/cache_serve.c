@@ -539,84 +539,98 @@ static void background_refresh(struct request *r, struct cache_entry *e)
 
 /* ---- the lookup ---- */
 
-static void use_ready(struct request *r, struct cache_entry *e)
+static const char *const verdict_text[] = {
+    [CV_FILL] = "MISS: not stored, or no stored variant matches (Vary): a fill starts",
+    [CV_WAIT] = "MISS: another request is filling it: it waits for that fill",
+    [CV_PASS] = "known uncacheable (hit-for-pass), or not stored: BYPASS",
+    [CV_NOT_CACHED] = "not stored and the request says only-if-cached: 504",
+    [CV_HIT] = "fresh: a HIT",
+    [CV_HIT_FILLING] = "stale before its fill completed (max-age=0): a HIT on the fill",
+    [CV_STALE] = "stale: served while it is refreshed (stale-while-revalidate)",
+    [CV_REVALIDATE] = "stale or no-cache: asked again with its validators (served stale if the origin fails and grace allows)",
+};
+
+const char *cache_verdict_text(enum cache_verdict v)
 {
-    double now = ev_now(r->w->loop);
-    struct cache_meta m = cache_entry_rules(e);
-    int64_t grace = e->grace >= 0 ? e->grace : store(r)->cfg.grace;
-    enum cache_use use = cache_usable(&m, &r->creq, entry_age(e, now), grace);
-    if (unlikely(r->trace)) {
-        static const char *const uses[] = { "fresh: a HIT", "stale: served while it is refreshed (stale-while-revalidate)",
-                                            "stale or no-cache: asked again with its validators",
-                                            "stale: asked again, served only if the origin fails (grace)" };
-        trace_add(r->trace, "cache", "stored, age %llds of %llds fresh: %s", (long long)entry_age(e, now),
-                  (long long)m.freshness, uses[use]);
-    }
-    switch (use) {
-    case USE_FRESH:
-        serve(r, e, "HIT");
-        return;
-    case USE_STALE_REVALIDATE:
-        if (cache_begin_revalidation(e))
-            background_refresh(r, e);
-        serve(r, e, "STALE");
-        return;
-    case USE_REVALIDATE:
-    case USE_STALE_IF_ERROR:
+    return verdict_text[v];
+}
+
+enum cache_verdict cache_verdict(struct request *r, double now, bool create, struct cache_entry **out)
+{
+    struct cache_entry *e = NULL;
+    enum cache_found found = cache_lookup(store(r), r->cache_key, &r->head.headers, now, create && !r->creq.only_if_cached, &e);
+    enum cache_verdict v;
+    switch (found) {
+    case CF_PASS:
+        v = r->creq.only_if_cached ? CV_NOT_CACHED : CV_PASS;
+        break;
+    case CF_WAIT:
+        v = CV_WAIT;
+        break;
+    case CF_FILL:
+        v = CV_FILL;
+        break;
+    default: {
+        struct cache_meta m = cache_entry_rules(e);
+        int64_t grace = e->grace >= 0 ? e->grace : store(r)->cfg.grace;
+        enum cache_use use = cache_usable(&m, &r->creq, entry_age(e, now), grace);
+        if (use == USE_FRESH) {
+            v = CV_HIT;
+        } else if (use == USE_STALE_REVALIDATE) {
+            v = CV_STALE;
+        } else {
+            pthread_mutex_lock(&e->body->lock);
+            bool filling = e->body->state == CB_FILLING;
+            pthread_mutex_unlock(&e->body->lock);
+            v = filling ? CV_HIT_FILLING : r->creq.only_if_cached ? CV_NOT_CACHED : CV_REVALIDATE;
+        }
+        if (unlikely(r->trace))
+            trace_add(r->trace, "cache", "key %.*s: stored, age %llds of %llds fresh", (int)min(r->cache_key.len, (size_t)400),
+                      r->cache_key.ptr, (long long)entry_age(e, now), (long long)m.freshness);
         break;
     }
-    pthread_mutex_lock(&e->body->lock);
-    bool filling = e->body->state == CB_FILLING;
-    pthread_mutex_unlock(&e->body->lock);
-    if (filling) { /* stale before it is even complete (max-age=0): read this fill */
-        serve(r, e, "HIT");
-        return;
     }
-    if (r->creq.only_if_cached) {
-        r->state = RS_LOCAL;
-        request_fail(r, &err_not_cached);
-        return;
-    }
-    if (cache_begin_revalidation(e))
-        fetch_for(r, NULL, e);
-    else
-        wait_on(r, e, WAIT_REVALIDATION, 0);
+    if (unlikely(r->trace))
+        trace_add(r->trace, "cache", "%s", verdict_text[v]);
+    *out = e;
+    return v;
 }
 
 static void lookup(struct request *r)
 {
-    struct cache_entry *e = NULL;
-    double now = ev_now(r->w->loop);
-    enum cache_found found = cache_lookup(store(r), r->cache_key, &r->head.headers, now, !r->creq.only_if_cached, &e);
-    if (unlikely(r->trace)) {
-        static const char *const founds[] = { "MISS: not stored, or no stored variant matches (Vary): a fill starts",
-                                              "MISS: another request is filling it: it waits for that fill",
-                                              "found", "known uncacheable (hit-for-pass): BYPASS" };
-        trace_add(r->trace, "cache", "key %.*s: %s", (int)min(r->cache_key.len, (size_t)400), r->cache_key.ptr,
-                  founds[found]);
-    }
-    switch (found) {
-    case CF_PASS:
-        if (r->creq.only_if_cached) {
-            r->state = RS_LOCAL;
-            request_fail(r, &err_not_cached);
-            return;
-        }
+    struct cache_entry *e;
+    switch (cache_verdict(r, ev_now(r->w->loop), true, &e)) {
+    case CV_NOT_CACHED:
+        r->state = RS_LOCAL;
+        request_fail(r, &err_not_cached);
+        break;
+    case CV_PASS:
         pass(r, "BYPASS");
-        return;
-    case CF_WAIT:
+        break;
+    case CV_WAIT:
         wait_on(r, e, WAIT_HEAD, 0);
-        cache_entry_release(e);
-        return;
-    case CF_FILL:
+        break;
+    case CV_FILL:
         fetch_for(r, e, NULL);
-        cache_entry_release(e);
-        return;
-    case CF_READY:
-        use_ready(r, e);
-        cache_entry_release(e);
-        return;
+        break;
+    case CV_HIT:
+    case CV_HIT_FILLING:
+        serve(r, e, "HIT");
+        break;
+    case CV_STALE:
+        if (cache_begin_revalidation(e))
+            background_refresh(r, e);
+        serve(r, e, "STALE");
+        break;
+    case CV_REVALIDATE:
+        if (cache_begin_revalidation(e))
+            fetch_for(r, NULL, e);
+        else
+            wait_on(r, e, WAIT_REVALIDATION, 0);
+        break;
     }
+    if (e)
+        cache_entry_release(e);
 }
 
 /* PURGE target [tags in the store's tag field]: from the allowed

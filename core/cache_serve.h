@@ -25,6 +25,21 @@ enum cache_plan {
     CACHE_KEY_FAILED,      /* cache_key failed: a 500 */
 };
 enum cache_plan cache_plan(struct request *r);
+/* What the cache does for r now (a lookup: cache_plan said CACHE_LOOKUP).
+ * *e (when not NULL) is a reference the caller releases: the entry found,
+ * or the busy one made (create) for a fill. */
+enum cache_verdict {
+    CV_FILL,        /* nothing matching: a fill starts (MISS) */
+    CV_WAIT,        /* another request fills it: wait (MISS) */
+    CV_PASS,        /* known uncacheable, or nothing and !create: BYPASS */
+    CV_NOT_CACHED,  /* only-if-cached and nothing usable: 504 */
+    CV_HIT,         /* fresh */
+    CV_HIT_FILLING, /* stale before its fill even completed: read the fill */
+    CV_STALE,       /* stale-while-revalidate: serve, refresh behind */
+    CV_REVALIDATE,  /* ask the origin with its validators first */
+};
+enum cache_verdict cache_verdict(struct request *r, double now, bool create, struct cache_entry **e);
+const char *cache_verdict_text(enum cache_verdict v);
 /* The cached path of r: lookup, then serve, wait, fill or pass. */
 void cache_begin(struct request *r);
 /* r's client took everything queued: send more. */
