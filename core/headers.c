@@ -177,16 +177,21 @@ static bool named_by_connection(const struct headers *h, struct slice name)
 
 void headers_strip_hop_by_hop(struct headers *h, unsigned keep)
 {
-    bool has_connection = headers_find(h, H_CONNECTION, 0) >= 0;
+    /* the fields Connection names are marked (an empty name) before any is
+     * moved: the compaction below overwrites the Connection fields, which
+     * must be read whole for every name */
+    if (headers_find(h, H_CONNECTION, 0) >= 0)
+        for (unsigned i = 0; i < h->n; i++) {
+            struct slice name = h->v[i].name;
+            if (!is_hop_by_hop(name, keep) && named_by_connection(h, name) &&
+                !((keep & HOP_KEEP_UPGRADE) && slice_caseeq(name, H_UPGRADE.ptr, H_UPGRADE.len)))
+                h->v[i].name.len = 0;
+        }
     unsigned kept = 0;
     for (unsigned i = 0; i < h->n; i++) {
         struct slice name = h->v[i].name;
-        if (is_hop_by_hop(name, keep))
+        if (name.len == 0 || is_hop_by_hop(name, keep))
             continue;
-        if (has_connection && named_by_connection(h, name)) {
-            if (!((keep & HOP_KEEP_UPGRADE) && slice_caseeq(name, H_UPGRADE.ptr, H_UPGRADE.len)))
-                continue;
-        }
         h->v[kept++] = h->v[i];
     }
     h->n = kept;

@@ -58,6 +58,15 @@ static void test_hop_by_hop(void)
     for (size_t i = 0; i < countof(gone); i++)
         ok(!has(&h, gone[i]), "%s removed", gone[i]);
 
+    /* Connection first, then a field that stays: the names it lists still go
+     * (they were kept when the compaction overwrote the Connection field) */
+    const char *const c[] = { "Connection", "close, X-Secret, X-Other", "Host", "h", "X-Keep", "k",
+                              "X-Secret", "s", "x-other", "o", NULL };
+    struct headers f = make(&a, c);
+    headers_strip_hop_by_hop(&f, 0);
+    ok(!has(&f, "X-Secret") && !has(&f, "X-Other"), "fields named by a leading Connection are removed");
+    ok(has(&f, "Host") && has(&f, "X-Keep") && f.n == 2, "and only those: %u left", f.n);
+
     const char *const q[] = { "Connection", "Upgrade", "Upgrade", "websocket", NULL };
     struct headers u = make(&a, q);
     headers_strip_hop_by_hop(&u, HOP_KEEP_UPGRADE);
