@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/clock.h"
 #include "../core/config.h"
 #include "../core/luxy.h"
 #include "../core/shdict.h"
@@ -36,6 +37,14 @@
 #define BUF_KEEP (64u << 10)
 
 _Static_assert(sizeof(lua_Integer) == sizeof(int64_t), "shdict integers are Lua integers");
+
+/* Expiry's clock: monotonic (the same in every worker), or the lab's
+ * virtual clock (luxy test, luxy simulate), so a TTL lapses when a case's
+ * time says so. */
+static double shared_now(void)
+{
+    return clock_virtual > 0 ? clock_virtual : luxy_monotonic();
+}
 
 struct shared_box {
     struct shdict *d;   /* NULL until the dictionaries exist (loading states) */
@@ -199,7 +208,7 @@ static int d_get(lua_State *L)
     struct slice key = check_key(L, 2);
     charge(L, key.len);
     struct shdict_value v;
-    shdict_get(d, key, luxy_monotonic(), &v, &vm_of(L)->shared_buf);
+    shdict_get(d, key, shared_now(), &v, &vm_of(L)->shared_buf);
     push_value(L, &v);
     release_big_buf(L);
     return 1;
@@ -214,7 +223,7 @@ static int d_set(lua_State *L)
     check_value(L, 3, &v, true);
     double ttl = check_ttl(L, 4);
     charge(L, key.len + value_bytes(&v));
-    return write_result(L, shdict_set(d, key, &v, ttl, luxy_monotonic()));
+    return write_result(L, shdict_set(d, key, &v, ttl, shared_now()));
 }
 
 /* d:add(key, value [, ttl]) -> true, or false, "exists" */
@@ -226,7 +235,7 @@ static int d_add(lua_State *L)
     check_value(L, 3, &v, false);
     double ttl = check_ttl(L, 4);
     charge(L, key.len + value_bytes(&v));
-    return write_result(L, shdict_add(d, key, &v, ttl, luxy_monotonic()));
+    return write_result(L, shdict_add(d, key, &v, ttl, shared_now()));
 }
 
 /* d:replace(key, value [, ttl]) -> true, or false, "not found" */
@@ -238,7 +247,7 @@ static int d_replace(lua_State *L)
     check_value(L, 3, &v, false);
     double ttl = check_ttl(L, 4);
     charge(L, key.len + value_bytes(&v));
-    return write_result(L, shdict_replace(d, key, &v, ttl, luxy_monotonic()));
+    return write_result(L, shdict_replace(d, key, &v, ttl, shared_now()));
 }
 
 /* d:incr(key, delta [, init [, init_ttl]]) -> the new value, or nil and
@@ -255,7 +264,7 @@ static int d_incr(lua_State *L)
     double init_ttl = check_ttl(L, 5);
     charge(L, key.len);
     struct shdict_value out;
-    int rc = shdict_incr(d, key, &delta, has_init ? &init : NULL, init_ttl, luxy_monotonic(), &out);
+    int rc = shdict_incr(d, key, &delta, has_init ? &init : NULL, init_ttl, shared_now(), &out);
     if (rc != SHDICT_OK)
         return refuse(L, false, rc);
     push_value(L, &out);
@@ -274,7 +283,7 @@ static int d_cas(lua_State *L)
     double ttl = check_ttl(L, 5);
     charge(L, key.len + value_bytes(&old) + value_bytes(&v));
     struct shdict_value cur;
-    int rc = shdict_cas(d, key, &old, &v, ttl, luxy_monotonic(), &cur, &vm_of(L)->shared_buf);
+    int rc = shdict_cas(d, key, &old, &v, ttl, shared_now(), &cur, &vm_of(L)->shared_buf);
     if (rc == SHDICT_OK) {
         lua_pushboolean(L, 1);
         return 1;
@@ -293,7 +302,7 @@ static int d_delete(lua_State *L)
     struct shdict *d = check_dict(L);
     struct slice key = check_key(L, 2);
     charge(L, key.len);
-    lua_pushboolean(L, shdict_delete(d, key, luxy_monotonic()) == SHDICT_OK);
+    lua_pushboolean(L, shdict_delete(d, key, shared_now()) == SHDICT_OK);
     return 1;
 }
 
@@ -304,7 +313,7 @@ static int d_ttl(lua_State *L)
     struct slice key = check_key(L, 2);
     charge(L, key.len);
     double left;
-    if (shdict_ttl(d, key, luxy_monotonic(), &left) != SHDICT_OK)
+    if (shdict_ttl(d, key, shared_now(), &left) != SHDICT_OK)
         lua_pushnil(L);
     else if (left == 0)
         lua_pushinteger(L, 0); /* no expiry */
@@ -321,7 +330,7 @@ static int d_expire(lua_State *L)
     luaL_checkany(L, 3);
     double ttl = check_ttl(L, 3);
     charge(L, key.len);
-    return write_result(L, shdict_expire(d, key, ttl, luxy_monotonic()));
+    return write_result(L, shdict_expire(d, key, ttl, shared_now()));
 }
 
 /* d:flush_all() -> the number of entries removed. Freeing them is charged

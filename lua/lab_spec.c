@@ -19,6 +19,7 @@
 #include "../core/clock.h"
 #include "../core/generation.h"
 #include "../core/lab.h"
+#include "../core/lb_request.h"
 #include "../core/request.h"
 #include "../core/trace.h"
 #include "../core/upstream.h"
@@ -26,6 +27,7 @@
 #include "embedded.h"
 
 static struct lab *current;
+static double start_time; /* the virtual clock of a case that gives no time */
 
 /* ---- reading a case ---- */
 
@@ -45,8 +47,46 @@ static double opt_number(lua_State *L, int t, const char *k, double dflt)
     return v;
 }
 
-/* headers = { Name = "v", ... } or { {"Name", "v"}, ... }, into a
- * NULL-terminated name, value, ... array (strings kept alive by the case). */
+/* Two fields of a headers = { Name = "v" } table, in name order (names
+ * that differ only in case by their bytes: the order never depends on the
+ * table's). */
+static int by_name(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    int c = strcasecmp(x, y);
+    return c ? c : strcmp(x, y);
+}
+
+/* The string at t[k] (a number made a string there, so that the table keeps
+ * it alive), or NULL. */
+static const char *field_string(lua_State *L, int t, int k_index)
+{
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        lua_pushvalue(L, k_index);
+        lua_pushstring(L, lua_tostring(L, -2));
+        lua_rawset(L, t); /* an existing key: allowed while traversing */
+        lua_pop(L, 1);
+        lua_pushvalue(L, k_index);
+        lua_rawget(L, t);
+    }
+    return lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+}
+
+static const char **add_field(const char **f, size_t *n, size_t *cap, const char *name, const char *value)
+{
+    if (name == NULL || value == NULL)
+        return f;
+    if (*n + 3 > *cap)
+        f = realloc(f, (*cap *= 2) * sizeof(*f));
+    f[(*n)++] = name;
+    f[(*n)++] = value;
+    return f;
+}
+
+/* headers = { {"Name", "v"}, ... } (in that order) and/or { Name = "v", ... }
+ * (after those, in name order: a Lua table has no order of its own, and a
+ * case must give the same head every run), into a NULL-terminated name,
+ * value, ... array (strings kept alive by the case). */
 static const char **read_fields(lua_State *L, int t)
 {
     size_t cap = 2, n = 0;
@@ -54,27 +94,30 @@ static const char **read_fields(lua_State *L, int t)
     lua_getfield(L, t, "headers");
     if (lua_istable(L, -1)) {
         int h = lua_gettop(L);
-        lua_pushnil(L);
-        while (lua_next(L, h)) {
-            const char *name = NULL, *value = NULL;
-            if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
-                name = lua_tostring(L, -2);
-                value = lua_tostring(L, -1);
-            } else if (lua_istable(L, -1)) {
-                lua_rawgeti(L, -1, 1);
-                lua_rawgeti(L, -2, 2);
-                name = lua_tostring(L, -2);
-                value = lua_tostring(L, -1);
-                lua_pop(L, 2);
-            }
-            if (name && value) {
-                if (n + 3 > cap)
-                    f = realloc(f, (cap *= 2) * sizeof(*f));
-                f[n++] = name;
-                f[n++] = value;
+        lua_Integer listed = (lua_Integer)lua_rawlen(L, h);
+        for (lua_Integer k = 1; k <= listed; k++) {
+            lua_rawgeti(L, h, k);
+            if (lua_istable(L, -1)) {
+                int pair = lua_gettop(L);
+                lua_pushinteger(L, 1);
+                lua_rawgeti(L, pair, 1);
+                const char *name = field_string(L, pair, pair + 1);
+                lua_pushinteger(L, 2);
+                lua_rawgeti(L, pair, 2);
+                const char *value = field_string(L, pair, pair + 3);
+                f = add_field(f, &n, &cap, name, value);
+                lua_settop(L, pair);
             }
             lua_pop(L, 1);
         }
+        size_t named = n;
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            if (lua_type(L, -2) == LUA_TSTRING)
+                f = add_field(f, &n, &cap, lua_tostring(L, -2), field_string(L, h, lua_gettop(L) - 1));
+            lua_settop(L, h + 1); /* the key, for lua_next */
+        }
+        qsort(f + named, (n - named) / 2, 2 * sizeof(*f), by_name);
     }
     lua_pop(L, 1);
     f[n] = NULL;
@@ -223,7 +266,8 @@ static void route(lua_State *L, struct request *r)
         snprintf(origin, sizeof(origin), "%.*s:%u", (int)min(r->origin_host.len, (size_t)400), r->origin_host.ptr,
                  r->origin_port);
         set_string(L, "origin", origin);
-        push_backend_head(L, r);
+        if (r->head.method != HTTP_CONNECT) /* a tunnel of its own sends no head: luxy connects and relays */
+            push_backend_head(L, r);
         return;
     }
     set_string(L, up->cfg->parent ? "parent" : "upstream", up->cfg->name);
@@ -260,6 +304,7 @@ static void respond_side(lua_State *L, struct request *r, int c, bool cached)
         headers_add(&r->resp.headers, &r->arena, slice_make(arena_strndup(&r->arena, p[0], strlen(p[0])), strlen(p[0])),
                     slice_make(arena_strndup(&r->arena, p[1], strlen(p[1])), strlen(p[1])));
     free(f);
+    headers_strip_hop_by_hop(&r->resp.headers, 0); /* as the server reads a response (proxy.c, cache_fill.c) */
     double length = opt_number(L, t, "length", -1);
     if (length >= 0) {
         r->resp.has_length = true;
@@ -294,6 +339,8 @@ static void respond_side(lua_State *L, struct request *r, int c, bool cached)
         lua_setfield(L, -2, "status");
         set_string(L, "error", r->error->text);
     } else {
+        if (r->sticky_set) /* as proxy.c's start_response: a new client of a sticky group is pinned */
+            sticky_set_cookie(&r->resp.headers, &r->arena, r->up, r->sticky_set->index);
         lua_pushinteger(L, r->resp.status);
         lua_setfield(L, -2, "status");
         push_fields(L, &r->resp.headers);
@@ -318,9 +365,10 @@ static int l_run(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     if (current == NULL)
         return luaL_error(L, "no configuration: call config \"FILE\" first");
+    /* each case sees its own time, or the lab's start: never the time an
+     * earlier case left (a case must give the same outcome alone) */
     double t = opt_number(L, 1, "time", 0);
-    if (t > 0)
-        clock_virtual = t;
+    clock_virtual = t > 0 ? t : start_time;
     set_states(L, 1);
     lua_getfield(L, 1, "request");
     if (!lua_istable(L, -1))
@@ -421,6 +469,7 @@ static int l_open(lua_State *L)
     char err[1024];
     if ((current = lab_open(&o, err, sizeof(err))) == NULL)
         return luaL_error(L, "%s", err);
+    start_time = lab_time(current);
     return 0;
 }
 

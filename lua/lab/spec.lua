@@ -23,29 +23,60 @@ end
 local function dir_of(path) return path:match("^(.*)/[^/]*$") or "." end
 
 local function show(v)
-  if type(v) == "string" then return string.format("%q", v) end
-  if v == false then return "absent" end
+  if type(v) == "string" then return (string.format("%q", v):gsub("\\\n", "\\n")) end
+  if v == nil then return "absent" end
+  if type(v) == "table" then
+    local alts = {}
+    for i, a in ipairs(v) do alts[i] = show(a) end
+    return "one of " .. table.concat(alts, ", ")
+  end
   return tostring(v)
 end
 
--- The first value of field name (any case) in a { {name, value}, ... } list.
-local function field(list, name)
-  local want = name:lower()
-  for _, f in ipairs(list or {}) do
-    if f[1]:lower() == want then return f[2] end
-  end
-  return nil
+local function show_want(v)
+  if v == false then return "absent" end
+  return show(v)
 end
 
+-- Does got match want? false: absent (or false); a list: any one of its values.
+local function matches(got, want)
+  if want == false then return got == nil or got == false end
+  if type(want) == "table" then
+    for _, a in ipairs(want) do
+      if got == a then return true end
+    end
+    return false
+  end
+  return got == want
+end
+
+-- Every value of field name (any case) in a { {name, value}, ... } list.
+local function values(list, name)
+  local want, got = name:lower(), {}
+  for _, f in ipairs(list or {}) do
+    if f[1]:lower() == want then got[#got + 1] = f[2] end
+  end
+  return got
+end
+
+-- A field given more than once (Set-Cookie, Via) matches when one of its
+-- values is the one expected.
 local function check_fields(problems, what, list, expected)
   for name, want in pairs(expected) do
-    local got = field(list, name)
+    local got = values(list, name)
+    local quoted = {}
+    for i, v in ipairs(got) do quoted[i] = show(v) end
+    local shown = #got == 0 and "absent" or table.concat(quoted, ", ")
     if want == false then
-      if got ~= nil then problems[#problems + 1] = string.format("%s %s: expected absent, got %q", what, name, got) end
+      if #got > 0 then problems[#problems + 1] = string.format("%s %s: expected absent, got %s", what, name, shown) end
     elseif want == true then
-      if got == nil then problems[#problems + 1] = string.format("%s %s: expected present, got absent", what, name) end
-    elseif got ~= tostring(want) then
-      problems[#problems + 1] = string.format("%s %s: expected %s, got %s", what, name, show(tostring(want)), got and string.format("%q", got) or "absent")
+      if #got == 0 then problems[#problems + 1] = string.format("%s %s: expected present, got absent", what, name) end
+    else
+      local found = false
+      for _, v in ipairs(got) do found = found or v == tostring(want) end
+      if not found then
+        problems[#problems + 1] = string.format("%s %s: expected %s, got %s", what, name, show(tostring(want)), shown)
+      end
     end
   end
 end
@@ -56,23 +87,29 @@ local scalar = { "decision", "status", "error", "upstream", "parent", "backend",
 local function compare(outcome, expect)
   local problems = {}
   for _, k in ipairs(scalar) do
-    if expect[k] ~= nil and outcome[k] ~= expect[k] then
-      problems[#problems + 1] = string.format("%s: expected %s, got %s", k, show(expect[k]), show(outcome[k]))
+    if expect[k] ~= nil and not matches(outcome[k], expect[k]) then
+      problems[#problems + 1] = string.format("%s: expected %s, got %s", k, show_want(expect[k]), show(outcome[k]))
     end
   end
-  if expect.headers then check_fields(problems, "backend header", outcome.headers, expect.headers) end
-  if expect.cache then
+  if expect.headers then
+    -- a response luxy makes (req:respond) has no backend: its fields go to the client
+    check_fields(problems, outcome.decision == "respond" and "response header" or "backend header", outcome.headers,
+                 expect.headers)
+  end
+  if expect.cache == false and outcome.cache then
+    problems[#problems + 1] = string.format("cache: expected no cache decision, got plan %s", show(outcome.cache.plan))
+  elseif expect.cache then
     local c = outcome.cache or {}
     for k, want in pairs(expect.cache) do
-      if c[k] ~= want then
-        problems[#problems + 1] = string.format("cache.%s: expected %s, got %s", k, show(want), show(c[k]))
+      if not matches(c[k], want) then
+        problems[#problems + 1] = string.format("cache.%s: expected %s, got %s", k, type(c[k]) == "boolean" and tostring(want) or show_want(want), show(c[k]))
       end
     end
   end
   if expect.response then
     local r = outcome.response or {}
-    if expect.response.status and r.status ~= expect.response.status then
-      problems[#problems + 1] = string.format("response.status: expected %s, got %s", show(expect.response.status), show(r.status))
+    if expect.response.status and not matches(r.status, expect.response.status) then
+      problems[#problems + 1] = string.format("response.status: expected %s, got %s", show_want(expect.response.status), show(r.status))
     end
     if expect.response.headers then check_fields(problems, "response header", r.headers, expect.response.headers) end
   end
@@ -133,6 +170,11 @@ for _, file in ipairs(files) do
     if explain or #problems > 0 then
       if outcome.request_line then print("     the backend would receive:\n       " .. outcome.request_line) end
       for _, f in ipairs(outcome.headers or {}) do print("       " .. f[1] .. ": " .. f[2]) end
+      local resp = outcome.response
+      if resp and resp.status then
+        print("     the client would receive:\n       " .. resp.status .. (resp.error and " (" .. resp.error .. ")" or ""))
+        for _, f in ipairs(resp.headers or {}) do print("       " .. f[1] .. ": " .. f[2]) end
+      end
       if outcome.trace and outcome.trace ~= "" then io.write("     trace:\n", (outcome.trace:gsub("\n(.)", "\n%1"))) end
     end
   end
