@@ -141,6 +141,19 @@ def test_the_installed_configuration_passes_check(dest):
     assert "warning" not in out + err, out + err
 
 
+def test_the_installed_specs_pass_against_the_installed_scripts(dest):
+    """The specs are installed next to their configurations and name them
+    by relative path: `luxy test` runs them there as in the tree."""
+    scripts = under(dest, "/usr/share/luxy/scripts")
+    specs = sorted(os.path.join(root, n) for root, _, names in os.walk(scripts) for n in names
+                   if n.endswith("_spec.lua"))
+    assert len(specs) >= 5 and any(p.endswith("/balance/wrr_spec.lua") for p in specs), specs
+    rc, out, err = run_installed(dest, "test", *specs)
+    assert rc == 0, (out[-4000:], err[-2000:])
+    m = re.search(r"^(\d+) passed, 0 failed$", out.rstrip("\n").split("\n")[-1])
+    assert m and int(m.group(1)) > 0, out[-2000:]
+
+
 def test_the_installed_man_page_renders_without_warning(dest, tmp_path):
     if shutil.which("groff") is None:
         pytest.skip("groff is not installed (apt-get install groff-base)")
