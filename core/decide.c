@@ -344,3 +344,13 @@ bool decide_response(struct request *r)
     }
     return true;
 }
+
+bool decide_backend_response(struct request *r)
+{
+    headers_strip_hop_by_hop(&r->resp.headers, 0);
+    if (!decide_response(r))
+        return false;
+    if (r->sticky_set) /* a new client of a sticky group, or its server went: pin it */
+        sticky_set_cookie(&r->resp.headers, &r->arena, r->up, r->sticky_set->index);
+    return true;
+}

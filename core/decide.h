@@ -86,6 +86,10 @@ void decide_attempt_end(struct request *r, enum attempt_result res, double secon
  * backend hiding, anonymity, the cache's fields, the request id. False
  * (r->error set) when on_response failed closed. */
 bool decide_response(struct request *r);
+/* A backend's final head, straight from it (not through the cache): its
+ * hop-by-hop fields out, decide_response, then the sticky cookie that
+ * pins a new client of a sticky group. */
+bool decide_backend_response(struct request *r);
 
 /* Forward requests: what the anonymity rules need about r. */
 struct anonymity_subject request_anonymity_subject(const struct request *r);

@@ -699,19 +699,16 @@ static bool start_response(struct request *r)
     struct worker *w = r->w;
     const struct listener_config *lc = r->lc;
     struct headers *h = &r->resp.headers;
-    headers_strip_hop_by_hop(h, 0);
     if (w->cache && lc->cache) {
         unsigned m = r->head.method;
         bool safe = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE;
         if (!safe && r->resp.status < 400)
             cache_invalidate(r);
     }
-    if (!decide_response(r)) {
+    if (!decide_backend_response(r)) {
         request_fail(r, r->error);
         return false;
     }
-    if (r->sticky_set) /* a new client of a sticky group, or its server went: pin it */
-        sticky_set_cookie(h, &r->arena, r->up, r->sticky_set->index);
     bool has_body = http_response_has_body(r->head.method, r->resp.status);
     if (!has_body) {
         r->framing = FRAME_NONE;

@@ -304,7 +304,8 @@ static void respond_side(lua_State *L, struct request *r, int c, bool cached)
         headers_add(&r->resp.headers, &r->arena, slice_make(arena_strndup(&r->arena, p[0], strlen(p[0])), strlen(p[0])),
                     slice_make(arena_strndup(&r->arena, p[1], strlen(p[1])), strlen(p[1])));
     free(f);
-    headers_strip_hop_by_hop(&r->resp.headers, 0); /* as the server reads a response (proxy.c, cache_fill.c) */
+    if (cached)
+        headers_strip_hop_by_hop(&r->resp.headers, 0); /* as a fill reads it (cache_fill.c) */
     double length = opt_number(L, t, "length", -1);
     if (length >= 0) {
         r->resp.has_length = true;
@@ -334,13 +335,11 @@ static void respond_side(lua_State *L, struct request *r, int c, bool cached)
         r->cache_status = "MISS";
     }
     lua_newtable(L);
-    if (!decide_response(r)) {
+    if (!(cached && store ? decide_response(r) : decide_backend_response(r))) {
         lua_pushinteger(L, r->error->status);
         lua_setfield(L, -2, "status");
         set_string(L, "error", r->error->text);
     } else {
-        if (r->sticky_set) /* as proxy.c's start_response: a new client of a sticky group is pinned */
-            sticky_set_cookie(&r->resp.headers, &r->arena, r->up, r->sticky_set->index);
         lua_pushinteger(L, r->resp.status);
         lua_setfield(L, -2, "status");
         push_fields(L, &r->resp.headers);
