@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lua/hooks.h"
 #include "../lua/vm.h"
@@ -257,6 +258,70 @@ void decide_attempt_end(struct request *r, enum attempt_result res, double secon
 {
     decide_attempt_result(r, res, seconds);
     decide_attempt_close(r);
+}
+
+/* ---- luxy's own responses ---- */
+
+/* "Sat, 28 Nov 2026 03:07:00 GMT", formatted once per second per thread. */
+static struct slice http_date(double now)
+{
+    static _Thread_local time_t cached_at = -1;
+    static _Thread_local char buf[40];
+    static _Thread_local size_t len;
+    time_t t = (time_t)now;
+    if (t != cached_at) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        len = strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_at = t;
+    }
+    return slice_make(buf, len);
+}
+
+/* on_response on a response luxy made (an error page, req:respond): the
+ * script sees it as res, with res.generated set, and may change its status
+ * and fields. If the hook fails, the response goes out as it was: a failure
+ * here must not turn into another error page and another call. */
+static unsigned hook_generated_response(struct request *r, unsigned status)
+{
+    struct vm *vm = r->gen->vm;
+    r->response_hooked = true;
+    memset(&r->resp, 0, sizeof(r->resp));
+    r->resp.status = status;
+    r->resp.major = r->resp.minor = 1;
+    r->resp.headers = headers_copy(&r->local_headers, &r->arena); /* a failed hook leaves the original */
+    r->resp_generated = true;
+    if (hooks_on_response(vm, r) != HOOK_OK) {
+        log_warn("client %s: on_response failed on a %u made by luxy; it was sent unchanged", r->from_ip,
+                 status);
+        return status;
+    }
+    r->local_headers = r->resp.headers;
+    return r->resp.status;
+}
+
+unsigned decide_local_response(struct request *r, unsigned status, struct slice body)
+{
+    struct headers *h = &r->local_headers;
+    headers_del(h, H_CONTENT_LENGTH);
+    headers_del(h, H_TRANSFER_ENCODING);
+    headers_del(h, H_CONNECTION);
+    if (headers_find(h, H_DATE, 0) < 0)
+        headers_add(h, &r->arena, H_DATE, http_date(clock_now(r->w->loop)));
+    if (body.len && headers_find(h, H_CONTENT_TYPE, 0) < 0)
+        headers_add(h, &r->arena, H_CONTENT_TYPE, SLICE_LIT("text/plain; charset=utf-8"));
+    if (r->lc->request_id) {
+        if (r->request_id.len == 0)
+            request_new_id(r); /* answered before the head's fields were looked at */
+        /* a script's own value (req:respond) stays */
+        if (r->id_sent && headers_find_quick(h, request_id_field(r)) < 0)
+            headers_add(h, &r->arena, request_id_field(r), r->request_id);
+    }
+    /* only for a request that was read: a head that could not be parsed has
+     * nothing a script could look at */
+    if (r->head.major && !r->response_hooked && hooks_defined(r->gen->vm, HOOK_ON_RESPONSE))
+        status = hook_generated_response(r, status);
+    return status;
 }
 
 /* ---- the response ---- */

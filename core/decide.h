@@ -91,6 +91,12 @@ bool decide_response(struct request *r);
  * pins a new client of a sticky group. */
 bool decide_backend_response(struct request *r);
 
+/* A response luxy makes (an error page, req:respond): its fields in
+ * r->local_headers get Date, a Content-Type for a body, the request id,
+ * and on_response (res.generated) runs on it once. Returns the status to
+ * send (the script may change it). */
+unsigned decide_local_response(struct request *r, unsigned status, struct slice body);
+
 /* Forward requests: what the anonymity rules need about r. */
 struct anonymity_subject request_anonymity_subject(const struct request *r);
 /* Applies level to the request's fields as the client sent them

@@ -417,7 +417,8 @@ static int l_run(lua_State *L)
         set_string(L, "error", "proxy authentication needed (give request.user to act as a signed-in user)");
         break;
     case DECIDE_RESPOND:
-        lua_pushinteger(L, r->local_status);
+        /* what the client gets: Date, Content-Type, the id, on_response (request_respond) */
+        lua_pushinteger(L, decide_local_response(r, r->local_status, r->local_body));
         lua_setfield(L, -2, "status");
         push_slice(L, r->local_body);
         lua_setfield(L, -2, "body");
