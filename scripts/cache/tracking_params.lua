@@ -19,5 +19,8 @@ function cache_key(req)
     if not tracking[name] then kept[#kept + 1] = pair end
   end
   table.sort(kept)
-  return "http://" .. (req.host or "") .. req.path .. "?" .. table.concat(kept, "&")
+  -- host names are case-insensitive: Shop.Example and shop.example are one site
+  local key = "http://" .. (req.host or ""):lower() .. req.path
+  if #kept > 0 then key = key .. "?" .. table.concat(kept, "&") end
+  return key
 end

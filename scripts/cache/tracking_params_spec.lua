@@ -49,3 +49,13 @@ case "a POST bypasses the cache" {
   request = { method = "POST", path = "/p?utm_source=x", headers = { Host = "shop.example" }, body = "q=1" },
   expect = { decision = "route", cache = false, request_line = "POST /p?utm_source=x HTTP/1.1" },
 }
+
+case "the host's case does not split the cache" {
+  request = { path = "/p?b=2&a=1", headers = { Host = "Shop.Example" } },
+  expect = { cache = { key = KEY } },
+}
+
+case "a page with only tracking parameters shares the bare page's entry" {
+  request = get("/p?utm_source=x&gclid=y"),
+  expect = { cache = { key = "http://shop.example/p" } },
+}
