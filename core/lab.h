@@ -68,11 +68,15 @@ struct request *lab_request(struct lab *lab, const struct lab_head *h, struct de
 void lab_request_free(struct request *r);
 
 /* A stored response for r's key (r->cache_key, after cache_plan) in the
- * lab's cache, stored age seconds before the virtual clock; false without
- * a cache or when it could not be kept. lab_cache_clear empties the
- * cache (every case starts from an empty one). */
+ * lab's cache, stored age seconds before the virtual clock, as the answer
+ * to a request with the fields asked (NULL: r's own; they choose the
+ * variant under Vary); false without a cache or when it could not be
+ * kept. lab_cache_clear empties the cache (every case starts from an
+ * empty one). */
 struct http_head;
-bool lab_cache_put(struct request *r, const struct http_head *resp, struct slice body, double age);
+struct headers;
+bool lab_cache_put(struct request *r, const struct http_head *resp, struct slice body, double age,
+                   const struct headers *asked);
 void lab_cache_clear(struct lab *lab);
 
 /* The head r would send to its backend now: the request line and fields as

@@ -12,8 +12,10 @@
 #include "request.h"
 #include "worker.h"
 
-bool lab_cache_put(struct request *r, const struct http_head *resp, struct slice body, double age)
+bool lab_cache_put(struct request *r, const struct http_head *resp, struct slice body, double age,
+                   const struct headers *asked)
 {
+    const struct headers *req = asked ? asked : &r->head.headers;
     struct cache *c = r->w->cache;
     if (c == NULL || r->cache_key.len == 0)
         return false;
@@ -21,13 +23,13 @@ bool lab_cache_put(struct request *r, const struct http_head *resp, struct slice
     struct headers fields = headers_copy(&resp->headers, &r->arena);
     struct cache_meta m;
     struct cache_rules rules = { c->cfg.heuristic_fraction, c->cfg.heuristic_max, false, SLICE_NULL, SLICE_NULL };
-    cache_decide(&m, &rules, HTTP_GET, &r->head.headers, resp->status, &fields, (time_t)now);
+    cache_decide(&m, &rules, HTTP_GET, req, resp->status, &fields, (time_t)now);
     char vary[1024];
     int vn = cache_vary_names(&fields, vary, sizeof(vary));
     struct cache_head h = {
         .status = resp->status, .reason = resp->reason, .fields = &fields, .meta = &m, .response_time = now,
         .initial_age = cache_initial_age(&m, now, now), .ttl = -1, .grace = -1,
-        .content_length = (int64_t)body.len, .vary = vn > 0 ? vary : NULL, .request = &r->head.headers,
+        .content_length = (int64_t)body.len, .vary = vn > 0 ? vary : NULL, .request = req,
     };
     struct cache_entry *e = cache_new_fill(c, r->cache_key);
     cache_fill_head(e, &h, true, now, 0);

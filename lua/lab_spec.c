@@ -286,6 +286,84 @@ static void route(lua_State *L, struct request *r)
     push_backend_head(L, r);
 }
 
+/* A response table (status, headers, length) as a head in r's arena. */
+static void read_head(lua_State *L, int t, struct request *r, struct http_head *out)
+{
+    const char **f = read_fields(L, t);
+    memset(out, 0, sizeof(*out));
+    out->status = (unsigned)opt_number(L, t, "status", 200);
+    out->major = out->minor = 1;
+    headers_init(&out->headers);
+    for (const char **p = f; p[0]; p += 2)
+        headers_add(&out->headers, &r->arena, slice_make(arena_strndup(&r->arena, p[0], strlen(p[0])), strlen(p[0])),
+                    slice_make(arena_strndup(&r->arena, p[1], strlen(p[1])), strlen(p[1])));
+    free(f);
+    double length = opt_number(L, t, "length", -1);
+    if (length >= 0) {
+        out->has_length = true;
+        out->content_length = (uint64_t)length;
+    }
+}
+
+/* case.stored: a response the cache holds for the key, stored `age`
+ * seconds ago; then the lookup the server makes. Returns true when the
+ * cache answers (HIT, STALE): no backend is asked. */
+static bool lookup(lua_State *L, struct request *r, int c)
+{
+    lab_cache_clear(current);
+    lua_getfield(L, c, "stored");
+    bool stored = lua_istable(L, -1);
+    if (stored) {
+        int t = lua_gettop(L);
+        struct http_head head;
+        read_head(L, t, r, &head);
+        const char *body = opt_string(L, t, "body", "");
+        struct headers asked, *for_request = NULL;
+        lua_getfield(L, t, "request"); /* the request it answered: its fields choose the variant */
+        if (lua_istable(L, -1)) {
+            struct http_head q;
+            read_head(L, lua_gettop(L), r, &q);
+            asked = q.headers;
+            for_request = &asked;
+        }
+        lua_pop(L, 1);
+        if (!lab_cache_put(r, &head, slice_make(body, strlen(body)), opt_number(L, t, "age", 0), for_request))
+            luaL_error(L, "stored: the cache could not keep it (larger than max_object?)");
+    }
+    lua_pop(L, 1);
+    struct cache_entry *e;
+    enum cache_verdict v = cache_verdict(r, clock_virtual, false, &e);
+    static const char *const names[] = { [CV_FILL] = "MISS", [CV_WAIT] = "MISS", [CV_PASS] = "MISS",
+                                         [CV_NOT_CACHED] = "MISS", [CV_HIT] = "HIT", [CV_HIT_FILLING] = "HIT",
+                                         [CV_STALE] = "STALE", [CV_REVALIDATE] = "REVALIDATE" };
+    lua_getfield(L, -1, "cache");
+    set_string(L, "lookup", names[v]);
+    set_string(L, "verdict", v == CV_PASS ? "not stored, or no stored variant matches (Vary)" : cache_verdict_text(v));
+    lua_pop(L, 1);
+    bool answered = v == CV_HIT || v == CV_HIT_FILLING || v == CV_STALE;
+    if (answered) {
+        r->cache_status = names[v];
+        memset(&r->resp, 0, sizeof(r->resp));
+        r->resp.status = e->status;
+        r->resp.major = r->resp.minor = 1;
+        r->resp.headers = headers_copy(&e->fields, &r->arena);
+        lua_newtable(L);
+        if (!decide_response(r)) {
+            lua_pushinteger(L, r->error->status);
+            lua_setfield(L, -2, "status");
+        } else {
+            lua_pushinteger(L, r->resp.status);
+            lua_setfield(L, -2, "status");
+            push_fields(L, &r->resp.headers);
+            lua_setfield(L, -2, "headers");
+        }
+        lua_setfield(L, -2, "response");
+    }
+    if (e)
+        cache_entry_release(e);
+    return answered;
+}
+
 /* case.response: the response side, as the client would get it. */
 static void respond_side(lua_State *L, struct request *r, int c, bool cached)
 {
@@ -294,23 +372,9 @@ static void respond_side(lua_State *L, struct request *r, int c, bool cached)
         lua_pop(L, 1);
         return;
     }
-    int t = lua_gettop(L);
-    const char **f = read_fields(L, t);
-    memset(&r->resp, 0, sizeof(r->resp));
-    r->resp.status = (unsigned)opt_number(L, t, "status", 200);
-    r->resp.major = r->resp.minor = 1;
-    headers_init(&r->resp.headers);
-    for (const char **p = f; p[0]; p += 2)
-        headers_add(&r->resp.headers, &r->arena, slice_make(arena_strndup(&r->arena, p[0], strlen(p[0])), strlen(p[0])),
-                    slice_make(arena_strndup(&r->arena, p[1], strlen(p[1])), strlen(p[1])));
-    free(f);
+    read_head(L, lua_gettop(L), r, &r->resp);
     if (cached)
         headers_strip_hop_by_hop(&r->resp.headers, 0); /* as a fill reads it (cache_fill.c) */
-    double length = opt_number(L, t, "length", -1);
-    if (length >= 0) {
-        r->resp.has_length = true;
-        r->resp.content_length = (uint64_t)length;
-    }
     lua_pop(L, 1);
     struct cache *store = r->w->cache;
     if (cached && store) {
@@ -442,6 +506,8 @@ static int l_run(lua_State *L)
             set_string(L, "decision", "fail");
             break;
         }
+        if (plan == CACHE_LOOKUP && lookup(L, r, 1))
+            break; /* answered from the cache */
         if (plan != CACHE_PURGE) {
             route(L, r);
             respond_side(L, r, 1, plan == CACHE_LOOKUP);

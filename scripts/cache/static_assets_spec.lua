@@ -73,3 +73,32 @@ case "the backend's Server field is removed from responses" {
   response = { status = 200, headers = { Server = "nginx/1.25.3", ["Cache-Control"] = "max-age=30" } },
   expect = { response = { status = 200, headers = { Server = false, ["Cache-Control"] = "max-age=30" } } },
 }
+
+-- the lookup, against a response the cache holds (stored = ..., age in seconds)
+local page = { ["Content-Type"] = "text/html", ["Cache-Control"] = "max-age=60", Server = "Apache" }
+
+case "a stored page within its max-age is a HIT, answered without the backend" {
+  request = { path = "/about", headers = { Host = "shop.example" } },
+  stored = { status = 200, headers = page, body = "about us", age = 30 },
+  expect = { cache = { lookup = "HIT" }, backend = false,
+             response = { status = 200, headers = { Server = false, ["Cache-Control"] = "max-age=60" } } },
+}
+
+case "past its max-age it is asked again with its validators" {
+  request = { path = "/about", headers = { Host = "shop.example" } },
+  stored = { status = 200, headers = page, age = 90 },
+  expect = { cache = { lookup = "REVALIDATE" }, backend = "127.0.0.1:9001" },
+}
+
+case "a stored asset is fresh for a day whatever it said" {
+  request = { path = "/app.css", headers = { Host = "shop.example" } },
+  stored = { status = 200, headers = { ["Cache-Control"] = "no-cache" }, age = 3600 },
+  expect = { cache = { lookup = "REVALIDATE" } },
+}
+
+case "another language's variant does not answer this request" {
+  request = { path = "/about", headers = { Host = "shop.example", ["Accept-Language"] = "ko" } },
+  stored = { status = 200, headers = { ["Cache-Control"] = "max-age=60", Vary = "Accept-Language" }, age = 1,
+             request = { headers = { ["Accept-Language"] = "en" } } },
+  expect = { cache = { lookup = "MISS" } },
+}
