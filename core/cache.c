@@ -563,7 +563,8 @@ static void store_head(struct cache_entry *e, const struct cache_head *h)
         e->fields.v[i].value = slice_make(w, src->value.len);
         w += src->value.len;
     }
-    memcpy(w, h->reason.ptr, h->reason.len);
+    if (h->reason.len) /* a head without a reason phrase has none to copy */
+        memcpy(w, h->reason.ptr, h->reason.len);
     e->reason = slice_make(w, h->reason.len);
     e->head_mem = mem;
     e->status = h->status;

@@ -20,6 +20,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "proxy_auth.h"
+#include "inbox.h"
+#include <time.h>
 #include "request.h"
 #include "request_id.h"
 #include "shdict_registry.h"
@@ -36,6 +39,7 @@ struct lab {
     struct cache *cache;
     struct worker w;
     bool worker_built;
+    struct authcheck *auth;    /* the password checker, when a listener has a users file */
 };
 
 static void seed_lua(struct vm *vm, uint64_t seed)
@@ -86,6 +90,16 @@ struct lab *lab_open(const struct lab_options *o, char *err, size_t errlen)
         struct worker *ws[1] = { &lab->w };
         cache_set_workers(lab->cache, ws, 1);
     }
+    for (unsigned l = 0; l < cfg->nlisteners && lab->auth == NULL; l++) {
+        if (cfg->listeners[l].auth.users) {
+            struct authcheck_config ac = { 0 };
+            if ((lab->auth = authcheck_new(&ac, err, errlen)) == NULL) {
+                lab_close(lab);
+                return NULL;
+            }
+            lab->w.auth = lab->auth;
+        }
+    }
     seed_lua(lab->w.gen->vm, o->seed);
     return lab;
 }
@@ -96,6 +110,8 @@ void lab_close(struct lab *lab)
         return;
     if (lab->worker_built)
         worker_destroy(&lab->w);
+    if (lab->auth)
+        authcheck_free(lab->auth);
     if (lab->cache)
         cache_free(lab->cache);
     if (lab->metrics) {
@@ -207,6 +223,42 @@ void lab_request_free(struct request *r)
     arena_free(&r->arena);
     free((void *)r->from);
     free(r);
+}
+
+struct auth_wait {
+    bool done;
+    enum auth_result result;
+};
+
+static void auth_done(void *arg, enum auth_result res)
+{
+    struct auth_wait *w = arg;
+    w->done = true;
+    w->result = res;
+}
+
+enum auth_result lab_auth(struct request *r, const struct proxy_error **err)
+{
+    struct auth_wait wait = { 0 };
+    enum auth_result res = proxy_auth_check(r, auth_done, &wait, err);
+    /* a users file: the checker's threads hash, and answer through the
+     * worker's inbox, which the lab empties itself (its loop never runs) */
+    for (int i = 0; res == AUTH_PENDING && i < 30000 && !wait.done; i++) {
+        struct timespec ms = { 0, 1000 * 1000 };
+        nanosleep(&ms, NULL);
+        inbox_run(&r->w->inbox);
+    }
+    if (res == AUTH_PENDING) {
+        if (!wait.done) {
+            proxy_auth_cancel(r);
+            return AUTH_BUSY;
+        }
+        r->auth_ticket = NULL;
+        res = wait.result;
+    }
+    if (res == AUTH_OK)
+        r->user = r->user_claim;
+    return res;
 }
 
 struct slice lab_backend_head(struct request *r)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authcheck.h"
 #include "decide.h"
 
 struct lab;
@@ -78,6 +79,12 @@ struct headers;
 bool lab_cache_put(struct request *r, const struct http_head *resp, struct slice body, double age,
                    const struct headers *asked);
 void lab_cache_clear(struct lab *lab);
+
+/* r's proxy credentials (decide_head said DECIDE_AUTH), checked as the
+ * server checks them: a users file hashed by the checker's threads (the
+ * lab waits for them, 30 s at most: then AUTH_BUSY), or proxy_auth.
+ * AUTH_OK sets r->user; *err is set when the hook failed. */
+enum auth_result lab_auth(struct request *r, const struct proxy_error **err);
 
 /* The head r would send to its backend now: the request line and fields as
  * the server serializes them (in r's arena). */

@@ -28,6 +28,10 @@ static void challenge(struct request *r)
 
 static void refused(struct request *r)
 {
+    if (r->user_claim.len == 0) { /* no credentials, or unreadable ones (logged): the challenge */
+        challenge(r);
+        return;
+    }
     log_info("client %s: proxy user '%.*s' refused", r->from_ip, (int)r->user_claim.len, r->user_claim.ptr);
     challenge(r);
 }
@@ -72,34 +76,42 @@ static void check_done(void *arg, enum auth_result res)
     conn_release(c);
 }
 
-void proxy_auth_begin(struct request *r)
+enum auth_result proxy_auth_check(struct request *r, authcheck_done_fn done, void *arg,
+                                  const struct proxy_error **err)
 {
     const struct proxy_auth_config *pa = &r->lc->auth;
+    *err = NULL;
     struct slice v = headers_get(&r->head.headers, H_PROXY_AUTHORIZATION);
-    if (v.ptr == NULL) {
-        challenge(r); /* the usual first request of a client: not worth a log line */
-        return;
-    }
+    if (v.ptr == NULL)
+        return AUTH_DENIED; /* the usual first request of a client: not worth a log line */
     char buf[AUTH_BASIC_MAX + 4];
     struct slice user, password;
     const char *why = auth_basic_parse(v, buf, sizeof(buf), &user, &password);
     if (why) {
         log_info("client %s: unreadable Proxy-Authorization: %s", r->from_ip, why);
-        challenge(r);
-        return;
+        return AUTH_DENIED;
     }
     r->user_claim = slice_make(arena_strndup(&r->arena, user.ptr, user.len), user.len);
     if (pa->users == NULL) {
         bool allow = false;
         if (hooks_proxy_auth(r->gen->vm, r, user, password, &allow) != HOOK_OK) {
-            request_fail(r, &err_hook);
-            return;
+            *err = &err_hook;
+            return AUTH_DENIED;
         }
-        answered(r, allow ? AUTH_OK : AUTH_DENIED);
+        return allow ? AUTH_OK : AUTH_DENIED;
+    }
+    return authcheck_start(r->w->auth, pa->users, user, password, &r->w->inbox, done, arg, &r->auth_ticket);
+}
+
+void proxy_auth_begin(struct request *r)
+{
+    const struct proxy_error *err;
+    enum auth_result res = proxy_auth_check(r, check_done, r, &err);
+    if (err) {
+        request_fail(r, err);
         return;
     }
-    answered(r, authcheck_start(r->w->auth, pa->users, user, password, &r->w->inbox, check_done, r,
-                                &r->auth_ticket));
+    answered(r, res);
 }
 
 void proxy_auth_cancel(struct request *r)

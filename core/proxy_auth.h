@@ -7,7 +7,17 @@
 #ifndef LUXY_PROXY_AUTH_H
 #define LUXY_PROXY_AUTH_H
 
+#include "authcheck.h"
+
 struct request;
+struct proxy_error;
+
+/* The verdict on r's credentials, without answering: AUTH_OK (the claimed
+ * user in r->user_claim), AUTH_DENIED (none, unreadable or wrong: a 407),
+ * AUTH_BUSY (a 503), or AUTH_PENDING: done(arg, result) follows from the
+ * worker's inbox. *err is set when the proxy_auth hook failed (a 500). */
+enum auth_result proxy_auth_check(struct request *r, authcheck_done_fn done, void *arg,
+                                  const struct proxy_error **err);
 
 /* Checks r; request_policy(r) follows once the user is known, now or
  * from the worker's inbox. */

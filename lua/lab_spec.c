@@ -456,9 +456,20 @@ static int l_run(lua_State *L)
         return luaL_error(L, "%s", err);
     const char *user = opt_string(L, q, "user", NULL);
     lua_newtable(L);
-    if (d.what == DECIDE_AUTH && user) {
+    unsigned auth_status = 407;
+    if (d.what == DECIDE_AUTH && user) { /* act as a signed-in user */
         r->user = slice_make(arena_strndup(&r->arena, user, strlen(user)), strlen(user));
         d.what = DECIDE_POLICY;
+    } else if (d.what == DECIDE_AUTH) { /* the credentials the request carries, checked as the server does */
+        const struct proxy_error *aerr;
+        enum auth_result res = lab_auth(r, &aerr);
+        if (aerr)
+            d = (struct decision_out){ .what = DECIDE_FAIL, .err = aerr };
+        else if (res == AUTH_OK)
+            d.what = DECIDE_POLICY;
+        else if (res == AUTH_BUSY)
+            auth_status = 503;
+        trace_add(r->trace, "auth", "%s", aerr ? "proxy_auth failed" : res == AUTH_OK ? "signed in" : res == AUTH_BUSY ? "too many checks" : "no valid credentials: 407");
     }
     if (d.what == DECIDE_POLICY)
         d = decide_policy(r);
@@ -476,9 +487,9 @@ static int l_run(lua_State *L)
         set_string(L, "error", d.err->text);
         break;
     case DECIDE_AUTH:
-        lua_pushinteger(L, 407);
+        lua_pushinteger(L, auth_status);
         lua_setfield(L, -2, "status");
-        set_string(L, "error", "proxy authentication needed (give request.user to act as a signed-in user)");
+        set_string(L, "error", auth_status == 407 ? "proxy authentication needed: no valid Proxy-Authorization (or give request.user to act as a signed-in user)" : "too many logins are being checked");
         break;
     case DECIDE_RESPOND:
         /* what the client gets: Date, Content-Type, the id, on_response (request_respond) */

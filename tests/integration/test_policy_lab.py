@@ -70,3 +70,35 @@ def test_a_spec_that_cannot_run_exits_2(tmp_path):
     assert rc == 2 and "missing.lua" in err, err
     rc, _, err = luxy_test()
     assert rc == 2 and "usage" in err
+
+
+def test_proxy_credentials_are_checked_as_the_server_checks_them(tmp_path):
+    """A forward listener with a users file: the lab hashes with the same
+    checker (its threads) and the case sees 407 for none or a wrong
+    password, and the route for the right one, with req.user set."""
+    from test_security import basic, htpasswd
+    htpasswd(tmp_path, {"alice": "wonderland"})
+    (tmp_path / "auth.lua").write_text('''
+listen { "127.0.0.1:3128", mode = "forward", auth = { users = "users.htpasswd" } }
+function on_request(req) req:set_header("X-User", req.user or "nobody") end
+''')
+    (tmp_path / "auth_spec.lua").write_text('''
+config "auth.lua"
+local target = "http://example.com/"
+case "no credentials: a challenge" {
+  request = { target = target, headers = { Host = "example.com" } },
+  expect = { decision = "auth", status = 407 },
+}
+case "a wrong password: a challenge" {
+  request = { target = target, headers = { Host = "example.com", ["Proxy-Authorization"] = "%s" } },
+  expect = { decision = "auth", status = 407 },
+}
+case "the right one: on its way, as alice, without the credentials" {
+  request = { target = target, headers = { Host = "example.com", ["Proxy-Authorization"] = "%s" } },
+  expect = { decision = "route", origin = "example.com:80",
+             headers = { ["X-User"] = "alice", ["Proxy-Authorization"] = false } },
+}
+''' % (basic("alice", "looking-glass"), basic("alice", "wonderland")))
+    rc, out, err = luxy_test(str(tmp_path / "auth_spec.lua"))
+    assert rc == 0, out + err
+    assert out.strip().splitlines()[-1] == "3 passed, 0 failed", out
