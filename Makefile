@@ -38,7 +38,7 @@ PKGS_TEST := python3 python3-pytest curl groff-base chromium
 PKGS_BENCH := wrk nginx-light libnginx-mod-http-lua haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
 
-FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile identity purge access_log trace_filter
+FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile identity purge access_log trace_filter sim_trace
 FUZZ_TIME ?= 60
 FUZZ_CI_TIME ?= 30
 FUZZ_BUILD := build/fuzz

@@ -18,6 +18,7 @@
 #include "luxy.h"
 #include "pidfile.h"
 #include "server.h"
+#include "sim_main.h"
 #include "upgrade.h"
 #include "version.h"
 
@@ -130,6 +131,8 @@ int main(int argc, char **argv)
         return trace_client_main(argc - 1, argv + 1);
     const char *path = NULL, *signal_name = NULL, *pid_path = NULL;
     bool test_only = false;
+    if (argc > 1 && strcmp(argv[1], "simulate") == 0) /* luxy simulate ...: the policy lab */
+        return sim_main(argc - 1, argv + 1);
     int opt;
     while ((opt = getopt(argc, argv, "c:ts:p:vVh")) != -1) {
         switch (opt) {
