@@ -41,7 +41,7 @@ struct event {
 struct sreq {
     struct request *r;
     double arrival, attempt_start;
-    uint32_t gen;            /* which attempt: events of an older one are stale */
+    uint32_t gen;            /* its attempt's number (unique in the run): events of another are stale */
     int backend;             /* of the attempt going on, -1: none */
     int client;              /* closed loop: whose, -1: none */
     uint64_t key, bytes;
@@ -78,6 +78,7 @@ struct sim {
     struct event *heap;
     size_t nheap, capheap;
     uint64_t seq;
+    uint32_t attempts;       /* numbers attempts (sreq.gen) */
     struct sreq *reqs;
     uint32_t nreqs, capreqs, free_req;
     struct job *jobs;
@@ -210,6 +211,7 @@ static struct sim_bucket *bucket_at(struct sim *s, double t)
         }
         memset(&res->series[SIM_SERIES_MAX / 2], 0, sizeof(res->series[0]) * (SIM_SERIES_MAX / 2));
         res->width *= 2;
+        res->nseries = (res->nseries + 1) / 2;
         i = (unsigned)(rel / res->width);
     }
     if (i + 1 > res->nseries)
@@ -288,7 +290,7 @@ static void end_attempt(struct sim *s, uint32_t qi, enum attempt_result res_kind
     decide_attempt_end(q->r, res_kind, secs);
     s->b[bi].inflight--;
     q->backend = -1;
-    q->gen++;
+    q->gen = 0; /* no attempt */
     if (res_kind == AR_OK) {
         br->ok++;
         sim_hist_add(&br->lat, secs);
@@ -335,6 +337,7 @@ static void start_attempt(struct sim *s, uint32_t qi)
     if (++b->inflight > res->b[bi].max_inflight)
         res->b[bi].max_inflight = b->inflight;
     q->backend = i;
+    q->gen = ++s->attempts;
     q->attempt_start = s->now;
     const struct sim_backend_model *m = sim_model_backend(s->o->model, bi);
     schedule(s, s->now + m->connect, SE_REACH, qi, q->gen);
@@ -368,9 +371,12 @@ static void reach(struct sim *s, uint32_t qi, uint32_t gen)
     if (res == AR_TIMEOUT) /* it never answers: the slot is held until luxy gives up */
         service = backend_read + 0.001;
     s->jobs[ji] = (struct job){ qi, gen, service, res, 0 };
-    if (backend_read > 0)
+    bool now = b->busy < m->capacity;
+    /* luxy gives up after backend_read: an answer known to come sooner
+     * needs no timer (most of them: the heap stays small) */
+    if (backend_read > 0 && (!now || s->now + service >= q->attempt_start + backend_read))
         schedule(s, q->attempt_start + backend_read, SE_TIMEOUT, qi, gen);
-    if (b->busy < m->capacity)
+    if (now)
         serve_now(s, bi, ji);
     else {
         if (b->qlen == b->qcap) {
@@ -442,6 +448,8 @@ static void arrive(struct sim *s, const char *method, const char *target, const 
     if (out.what != DECIDE_ROUTE || up != s->up) {
         if (out.what == DECIDE_ROUTE)
             s->res->other_route++;
+        else if (out.what == DECIDE_CACHE)
+            s->res->cache++;
         else
             s->res->local++;
         lab_request_free(r);
@@ -656,7 +664,11 @@ static int setup(struct sim *s, char *err, size_t errlen)
                      s->up->cfg->name, res->nb);
             return -1;
         }
-        if (e->kind == SIM_JOIN) /* not in the group until it joins */
+        bool first = true; /* its first leave or join? (events are sorted by time) */
+        for (unsigned k = 0; k < i; k++)
+            first = first && !(o->model->ev[k].backend == e->backend &&
+                               (o->model->ev[k].kind == SIM_LEAVE || o->model->ev[k].kind == SIM_JOIN));
+        if (e->kind == SIM_JOIN && first) /* not in the group until it joins */
             server_drain(s->up->backends[e->backend].st, true);
         schedule(s, e->at, SE_MODEL_BEGIN, i, 0);
         if (e->duration > 0)

@@ -207,10 +207,9 @@ bool sim_model_load(struct sim_model *m, const char *path, char *err, size_t err
                 snprintf(why, sizeof(why), "event %lld must be a table", (long long)i);
                 goto out;
             }
-            if (!read_event(L, lua_gettop(L), m->nb, &m->ev[m->nev], why, sizeof(why))) {
-                char tmp[256];
-                snprintf(tmp, sizeof(tmp), "event %lld: %s", (long long)i, why);
-                memcpy(why, tmp, sizeof(why));
+            char evwhy[192];
+            if (!read_event(L, lua_gettop(L), m->nb, &m->ev[m->nev], evwhy, sizeof(evwhy))) {
+                snprintf(why, sizeof(why), "event %lld: %s", (long long)i, evwhy);
                 goto out;
             }
             m->ev[m->nev].seq = m->nev;

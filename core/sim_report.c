@@ -3,6 +3,8 @@
 #include "sim_report.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 void sim_imbalance(const struct sim_result *r, double *max_over_mean, double *cv)
@@ -18,6 +20,20 @@ void sim_imbalance(const struct sim_result *r, double *max_over_mean, double *cv
     *max_over_mean = mean > 0 ? max / mean : 0;
     double var = r->nb && mean > 0 ? sq / r->nb - mean * mean : 0;
     *cv = mean > 0 ? sqrt(var > 0 ? var : 0) / mean : 0;
+}
+
+const char *sim_run_label(const struct sim_result *const *r, unsigned n, unsigned i, char *buf, size_t len)
+{
+    bool same_config = true;
+    for (unsigned k = 1; k < n; k++)
+        same_config = same_config && strcmp(r[k]->config, r[0]->config) == 0;
+    const char *base = strrchr(r[i]->config, '/');
+    base = base ? base + 1 : r[i]->config;
+    if (same_config)
+        snprintf(buf, len, "%s", r[i]->strategy);
+    else
+        snprintf(buf, len, "%s", base);
+    return buf;
 }
 
 static double ms(double s)
@@ -62,9 +78,10 @@ static void one_text(FILE *f, unsigned idx, const struct sim_result *r)
             ms(sim_hist_quantile(&r->lat, 0.50)), ms(sim_hist_quantile(&r->lat, 0.95)),
             ms(sim_hist_quantile(&r->lat, 0.99)), ms(r->lat.max));
     fprintf(f, "  imbalance: max/mean share %.3f  cv %.3f\n", mm, cv);
-    if (r->local || r->other_route || r->bad)
-        fprintf(f, "  not sent to the group: answered by luxy %llu, routed elsewhere %llu, unreadable %llu\n",
-                (unsigned long long)r->local, (unsigned long long)r->other_route, (unsigned long long)r->bad);
+    if (r->local || r->cache || r->other_route || r->bad)
+        fprintf(f, "  not simulated: answered by luxy %llu, through the cache %llu, routed elsewhere %llu, unreadable %llu\n",
+                (unsigned long long)r->local, (unsigned long long)r->cache, (unsigned long long)r->other_route,
+                (unsigned long long)r->bad);
     for (unsigned c = 0; c < r->nchanges; c++) {
         const struct sim_change *ch = &r->changes[c];
         fprintf(f, "  at %.1fs %s %s: %llu keys came back, %llu moved (%.1f%%), %llu had been on it\n", ch->at,
@@ -82,13 +99,18 @@ void sim_report_text(FILE *f, const struct sim_report_info *info, const struct s
         one_text(f, i, r[i]);
     if (n < 2)
         return;
-    fprintf(f, "\ncompared          ");
+    int w = 14; /* columns as wide as the widest label */
+    char label[64];
     for (unsigned i = 0; i < n; i++)
-        fprintf(f, " %14s", r[i]->strategy);
+        if ((int)strlen(sim_run_label(r, n, i, label, sizeof(label))) > w)
+            w = (int)strlen(label);
+    fprintf(f, "\ncompared                  ");
+    for (unsigned i = 0; i < n; i++)
+        fprintf(f, " %*s", w, sim_run_label(r, n, i, label, sizeof(label)));
     fprintf(f, "\n");
     static const char *const rows[] = { "p50 ms", "p95 ms", "p99 ms", "failed+5xx", "retries", "max/mean", "cv" };
     for (unsigned row = 0; row < 7; row++) {
-        fprintf(f, "  %-16s", rows[row]);
+        fprintf(f, "  %-24s", rows[row]);
         for (unsigned i = 0; i < n; i++) {
             double mm, cv;
             sim_imbalance(r[i], &mm, &cv);
@@ -99,14 +121,14 @@ void sim_report_text(FILE *f, const struct sim_report_info *info, const struct s
                        : row == 4 ? (double)r[i]->retries
                        : row == 5 ? mm
                                   : cv;
-            fprintf(f, row == 3 || row == 4 ? " %14.0f" : " %14.3f", v);
+            fprintf(f, " %*.*f", w, row == 3 || row == 4 ? 0 : 3, v);
         }
         fprintf(f, "\n");
     }
     for (unsigned b = 0; b < r[0]->nb; b++) {
-        fprintf(f, "  share %-10.10s", r[0]->b[b].spec);
+        fprintf(f, "  share %-18.18s", r[0]->b[b].spec);
         for (unsigned i = 0; i < n; i++)
-            fprintf(f, " %13.1f%%", b < r[i]->nb ? share(r[i], b) : 0.0);
+            fprintf(f, " %*.1f%%", w - 1, b < r[i]->nb ? share(r[i], b) : 0.0);
         fprintf(f, "\n");
     }
 }
@@ -151,11 +173,11 @@ void sim_report_json(FILE *f, const struct sim_report_info *info, const struct s
         json_str(f, x->strategy);
         fprintf(f,
                 ",\"seconds\":%.3f,\"requests\":%llu,\"ok\":%llu,\"http_5xx\":%llu,\"failed\":%llu,\"retries\":%llu,"
-                "\"local\":%llu,\"other_route\":%llu,\"unreadable\":%llu,\"events\":%llu,\"keys\":%llu,"
+                "\"local\":%llu,\"cache\":%llu,\"other_route\":%llu,\"unreadable\":%llu,\"events\":%llu,\"keys\":%llu,"
                 "\"imbalance\":{\"max_over_mean\":%.4f,\"cv\":%.4f},\"latency\":",
                 x->seconds, (unsigned long long)x->requests, (unsigned long long)x->ok,
                 (unsigned long long)x->http_5xx, (unsigned long long)x->failed, (unsigned long long)x->retries,
-                (unsigned long long)x->local, (unsigned long long)x->other_route, (unsigned long long)x->bad,
+                (unsigned long long)x->local, (unsigned long long)x->cache, (unsigned long long)x->other_route, (unsigned long long)x->bad,
                 (unsigned long long)x->events, (unsigned long long)x->distinct_keys, mm, cv);
         json_hist(f, &x->lat);
         fprintf(f, ",\"backends\":[");

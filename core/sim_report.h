@@ -6,6 +6,7 @@
 #ifndef LUXY_SIM_REPORT_H
 #define LUXY_SIM_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -20,6 +21,11 @@ struct sim_report_info {
 /* Imbalance over the backends' attempts: max share / mean share, and the
  * coefficient of variation (stddev / mean). */
 void sim_imbalance(const struct sim_result *r, double *max_over_mean, double *cv);
+
+/* What tells run i apart from the others, for column heads and legends:
+ * its strategy when they share a configuration, else the configuration's
+ * file name (each run's section says both). */
+const char *sim_run_label(const struct sim_result *const *r, unsigned n, unsigned i, char *buf, size_t len);
 
 void sim_report_text(FILE *f, const struct sim_report_info *info, const struct sim_result *const *r, unsigned n);
 void sim_report_html(FILE *f, const struct sim_report_info *info, const struct sim_result *const *r, unsigned n);

@@ -77,7 +77,8 @@ static void chart(FILE *f, const char *title, const char *unit, const struct lin
     }
     for (int g = 0; g <= 5; g++) {
         double x = L + (W - 8 - L) * g / 5.0;
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"xlab\">%.1fs</text>", x, H - 8, span * g / 5);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"xlab\"%s>%.1fs</text>", x, H - 8,
+                g == 5 ? " style=\"text-anchor:end\"" : "", span * g / 5);
     }
     fputc('\n', f);
     for (unsigned c = 0; c < r->nchanges; c++) {
@@ -144,8 +145,9 @@ static void share_bars(FILE *f, const struct sim_result *const *r, unsigned n)
     }
     fprintf(f, "</svg>\n<div class=\"legend\">");
     for (unsigned i = 0; i < n; i++) {
+        char label[64];
         fprintf(f, "<span><i style=\"background:%s\"></i>[%u] ", colors[i % NCOLORS], i + 1);
-        esc(f, r[i]->strategy);
+        esc(f, sim_run_label(r, n, i, label, sizeof(label)));
         fprintf(f, "</span>");
     }
     fprintf(f, "</div></figure>\n");
@@ -160,8 +162,9 @@ static void summary(FILE *f, const struct sim_result *const *r, unsigned n)
 {
     fprintf(f, "<table class=\"summary\"><tr><th></th>");
     for (unsigned i = 0; i < n; i++) {
+        char label[64];
         fprintf(f, "<th>[%u] ", i + 1);
-        esc(f, r[i]->strategy);
+        esc(f, sim_run_label(r, n, i, label, sizeof(label)));
         fprintf(f, "</th>");
     }
     fprintf(f, "</tr>\n");
@@ -199,10 +202,10 @@ static void summary(FILE *f, const struct sim_result *const *r, unsigned n)
     fprintf(f, "</table>\n");
 }
 
-static void run_section(FILE *f, unsigned idx, const struct sim_result *r)
+static void run_section(FILE *f, unsigned idx, const struct sim_result *r, const char *label)
 {
     fprintf(f, "<section class=\"run\"><h2>[%u] ", idx + 1);
-    esc(f, r->strategy);
+    esc(f, label);
     fprintf(f, "</h2><p>");
     esc(f, r->config);
     fprintf(f, ", upstream ");
@@ -287,6 +290,9 @@ void sim_report_html(FILE *f, const struct sim_report_info *info, const struct s
         share_bars(f, r, n);
     }
     for (unsigned i = 0; i < n; i++)
-        run_section(f, i, r[i]);
+    {
+        char label[64];
+        run_section(f, i, r[i], sim_run_label(r, n, i, label, sizeof(label)));
+    }
     fprintf(f, "</body></html>\n");
 }

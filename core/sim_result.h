@@ -12,8 +12,8 @@
 #define SIM_HIST_PER_DECADE 48
 #define SIM_HIST_MIN 1e-5
 #define SIM_HIST (7 * SIM_HIST_PER_DECADE + 2)
-/* Over time: coarser, 4 a decade. */
-#define SIM_SHIST_PER_DECADE 4
+/* Over time: coarser, 12 a decade (20% wide). */
+#define SIM_SHIST_PER_DECADE 12
 #define SIM_SHIST (7 * SIM_SHIST_PER_DECADE + 2)
 #define SIM_SERIES_MAX 240
 #define SIM_SERIES_BASE 0.1   /* seconds: the first bucket width; doubles as needed */
@@ -61,7 +61,8 @@ struct sim_result {
     uint64_t http_5xx;       /* a backend's 502/503/504, sent on */
     uint64_t failed;         /* luxy's error: no server, attempts or budget used up */
     uint64_t retries;        /* attempts after a request's first */
-    uint64_t local;          /* answered by luxy itself (a refusal, a script's response, the cache) */
+    uint64_t local;          /* answered by luxy itself (a refusal, a script's response, an error) */
+    uint64_t cache;          /* through the cache: not simulated (hits and fills alike) */
     uint64_t other_route;    /* routed elsewhere than the group */
     uint64_t bad;            /* heads that could not be made into requests */
     uint64_t events;         /* simulation events processed */

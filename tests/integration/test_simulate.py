@@ -30,10 +30,10 @@ import pytest
 from luxyharness import REPO, luxy_command, scaled
 from test_balancing import Load, Proc
 
-# Per-backend request share, simulated vs measured, absolute (0.06 = 6
+# Per-backend request share, simulated vs measured, absolute (0.05 = 5
 # percentage points). The real run has scheduling noise (Python backends,
 # a shared 2-core machine); the simulator none.
-SHARE_TOLERANCE = 0.06
+SHARE_TOLERANCE = 0.05
 
 LAB = os.path.join(REPO, "scripts", "lab")
 
@@ -172,10 +172,11 @@ upstream "app" { "127.0.0.1:$backend_port" }
         assert c.roundtrip("GET", "/t/%d?q=%d" % (i % 7, i)).status == 200
     lx.stop()
     sim_conf = group_conf(tmp_path, n=2)
+    model = write(tmp_path, "m.lua", 'return { default = { latency = "2ms" } }')
     for log in ("access.json", "access.log", "access.luxy"):
         path = str(tmp_path / log)
         assert len(open(path).read().splitlines()) == n, log
-        res, _ = run_json(["-c", sim_conf, "--trace", path, "--model", SLOW_MODEL])
+        res, _ = run_json(["-c", sim_conf, "--trace", path, "--model", model])
         run = res["runs"][0]
         assert run["requests"] == n and run["ok"] == n, (log, run)
         assert run["keys"] == n, (log, run["keys"])  # every target differs (the query)
@@ -221,7 +222,8 @@ end
 best = nil
 """)
     wl = write(tmp_path, "w.lua", "return { rate = 100, duration = 30, keys = { count = 50, zipf = 1.5 } }")
-    res, _ = run_json(["-c", conf, "--workload", wl, "--model", SLOW_MODEL])
+    model = write(tmp_path, "m.lua", 'return { default = { latency = "20ms" } }')
+    res, _ = run_json(["-c", conf, "--workload", wl, "--model", model])
     run = res["runs"][0]
     assert run["strategy"] == "select_backend"
     s = shares(run)
@@ -284,7 +286,9 @@ def test_a_backends_5xx_is_passed_on_not_retried(tmp_path):
     run = res["runs"][0]
     b1, b2 = run["backends"][0], run["backends"][1]
     assert run["http_5xx"] == b1["errors"]["http_5xx"] > 0, run
-    assert b2["errors"]["reset"] > 0 and run["retries"] >= b2["errors"]["reset"], run
+    # each reset is retried elsewhere, or fails when the retry budget (or tries) says no more
+    assert b2["errors"]["reset"] > 0 and run["retries"] > 0 and run["failed"] > 0, run
+    assert b2["errors"]["reset"] == run["retries"] + run["failed"], run
     assert run["ok"] + run["http_5xx"] + run["failed"] == run["requests"], run
 
 
@@ -344,9 +348,10 @@ def test_the_html_report_shows_its_plots_in_chromium(tmp_path):
         pts = [tuple(map(float, xy.split(","))) for xy in points.split()]
         assert len(pts) >= 50, (name, len(pts))
         assert all(0 <= x <= 720 and 0 <= y <= 240 for x, y in pts), name
-    for name, points in load_lines:  # the bursts show: the load line moves
-        ys = [float(xy.split(",")[1]) for xy in points.split()]
-        assert max(ys) - min(ys) > 40, (name, min(ys), max(ys))
+    for run in range(3):  # the bursts show: the fast servers' load lines move
+        for name, points in load_lines[3 * run:3 * run + 2]:
+            ys = [float(xy.split(",")[1]) for xy in points.split()]
+            assert max(ys) - min(ys) > 40, (run, name, min(ys), max(ys))
     bars = re.findall(r'<rect class="bar" data-run="(\d+)" data-share="([0-9.]+)"', dom)
     assert len(bars) == 3 * 3, bars
     for run in "123":
