@@ -22,7 +22,6 @@
 #include "generation.h"
 #include "lab.h"
 #include "lb.h"
-#include "request.h"
 #include "sim_keys.h"
 #include "sim_rng.h"
 #include "sim_workload.h"
@@ -557,7 +556,12 @@ static void health_check(struct sim *s, unsigned bi)
 {
     const struct upstream_config *cfg = s->up->cfg;
     struct sbackend *b = &s->b[bi];
-    bool passed = !b->down && !(b->fail > 0 && sim_rng_unit(&s->rng) < b->fail);
+    /* as a request would fare: refused when down, failed at the failure
+     * rate, too late when its service time is past the check's timeout */
+    const struct sim_backend_model *m = sim_model_backend(s->o->model, bi);
+    double took = sim_model_service(m, &s->rng) * b->slow;
+    bool passed = !b->down && !(b->fail > 0 && sim_rng_unit(&s->rng) < b->fail) &&
+                  !(cfg->health.timeout > 0 && took > cfg->health.timeout);
     struct server_state *st = s->up->backends[bi].st;
     if (passed)
         server_check_passed(st, cfg, 200);

@@ -71,7 +71,9 @@ static int run_child(const struct sim_run_options *o, struct sim_result *res, ch
             if (w > 0)
                 p += w, n -= (size_t)w;
         }
-        _exit(w > 0 || n == 0 ? 0 : 1);
+        /* exit, not _exit: stdio was flushed before the fork, and under
+         * ASan the leak check runs on the child too */
+        exit(w > 0 || n == 0 ? 0 : 1);
     }
     close(fds[1]);
     char status = 2;
@@ -147,14 +149,15 @@ int sim_main(int argc, char **argv)
         } else if (strcmp(a, "--seed") == 0 || strcmp(a, "--duration") == 0) {
             if (i + 1 >= argc)
                 return fail("%s needs a value", a);
+            const char *v = argv[++i];
             char *end;
-            double v = strtod(argv[++i], &end);
-            if (*end || !(v >= 0) || v > 1e15)
-                return fail("%s: not a number", argv[i]);
+            errno = 0;
             if (a[2] == 's')
-                seed = (uint64_t)v;
+                seed = strtoull(v, &end, 10);
             else
-                duration = v;
+                duration = strtod(v, &end);
+            if (*end || end == v || errno || *v == '-' || !(duration >= 0 && duration <= 1e9))
+                return fail("%s: not a number (0 or more)", v);
         } else if (strcmp(a, "--compare") == 0) {
             while (i + 1 < argc && argv[i + 1][0] != '-') {
                 if (ncompare == MAX_RUNS)

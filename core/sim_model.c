@@ -99,7 +99,7 @@ static bool read_backend(lua_State *L, int idx, struct sim_backend_model *b, cha
     return true;
 }
 
-static bool read_event(lua_State *L, int idx, unsigned nb, struct sim_model_event *e, char *err, size_t errlen)
+static bool read_event(lua_State *L, int idx, struct sim_model_event *e, char *err, size_t errlen)
 {
     double backend = 0;
     if (!sim_table_seconds(L, idx, "at", -1, &e->at, err, errlen) ||
@@ -114,7 +114,6 @@ static bool read_event(lua_State *L, int idx, unsigned nb, struct sim_model_even
         snprintf(err, errlen, "backend must be a server's position in its group (1..)");
         return false;
     }
-    (void)nb;
     e->backend = (unsigned)backend - 1;
     int kinds = 0;
     double v;
@@ -208,7 +207,7 @@ bool sim_model_load(struct sim_model *m, const char *path, char *err, size_t err
                 goto out;
             }
             char evwhy[192];
-            if (!read_event(L, lua_gettop(L), m->nb, &m->ev[m->nev], evwhy, sizeof(evwhy))) {
+            if (!read_event(L, lua_gettop(L), &m->ev[m->nev], evwhy, sizeof(evwhy))) {
                 snprintf(why, sizeof(why), "event %lld: %s", (long long)i, evwhy);
                 goto out;
             }

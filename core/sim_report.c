@@ -71,8 +71,8 @@ static void one_text(FILE *f, unsigned idx, const struct sim_result *r)
                 ms(sim_hist_quantile(&b->lat, 0.95)), ms(sim_hist_quantile(&b->lat, 0.99)),
                 (long long)b->max_inflight);
     }
-    fprintf(f, "  requests %llu: ok %llu, backend 5xx %llu, failed %llu; retries %llu\n",
-            (unsigned long long)r->requests, (unsigned long long)r->ok, (unsigned long long)r->http_5xx,
+    fprintf(f, "  requests %llu in %.1f s: ok %llu, backend 5xx %llu, failed %llu; retries %llu\n",
+            (unsigned long long)r->requests, r->seconds, (unsigned long long)r->ok, (unsigned long long)r->http_5xx,
             (unsigned long long)r->failed, (unsigned long long)r->retries);
     fprintf(f, "  latency (arrival to end) p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms\n",
             ms(sim_hist_quantile(&r->lat, 0.50)), ms(sim_hist_quantile(&r->lat, 0.95)),
@@ -93,8 +93,8 @@ static void one_text(FILE *f, unsigned idx, const struct sim_result *r)
 
 void sim_report_text(FILE *f, const struct sim_report_info *info, const struct sim_result *const *r, unsigned n)
 {
-    fprintf(f, "luxy simulate: %s, model %s, seed %llu, %.1f s simulated\n", info->source, info->model,
-            (unsigned long long)info->seed, n ? r[0]->seconds : 0.0);
+    fprintf(f, "luxy simulate: %s, model %s, seed %llu\n", info->source, info->model,
+            (unsigned long long)info->seed);
     for (unsigned i = 0; i < n; i++)
         one_text(f, i, r[i]);
     if (n < 2)

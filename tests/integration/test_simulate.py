@@ -357,3 +357,21 @@ def test_the_html_report_shows_its_plots_in_chromium(tmp_path):
     for run in "123":
         assert abs(sum(float(s) for r, s in bars if r == run) - 100) < 0.1, bars
     assert os.path.getsize(shot) > 10000, "no screenshot"
+
+
+# ---- the walkthrough (docs/policy-lab.md, "Simulate a strategy") ----
+
+def test_the_walkthroughs_simulation_prints_what_the_page_shows(tmp_path):
+    text = open(os.path.join(REPO, "docs", "policy-lab.md")).read()
+    for name, code in re.findall(r"```lua file=(\S+)\n(.*?)```", text, re.S):
+        (tmp_path / name).write_text(code)
+    section = text[text.index("## Simulate a strategy"):]
+    command, shown = re.search(r"```sh\n(.*?)```\n\n```\n(.*?)```", section, re.S).groups()
+    args = command.replace("\\\n", " ").split()
+    assert args[:2] == ["luxy", "simulate"], args
+    p = subprocess.run(luxy_command(args[1:]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       cwd=str(tmp_path), timeout=scaled(120))
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode() == shown, ("the output differs from docs/policy-lab.md's: update the page\n"
+                                        + p.stdout.decode())
+    assert os.path.getsize(str(tmp_path / "report.html")) > 10000
