@@ -113,6 +113,7 @@ REAL_EACH = 40
 SLOW_DELAY, FAST_DELAY = 0.050, 0.010
 
 
+@pytest.mark.heavy  # under valgrind luxy's own time would dominate the backends'
 @pytest.mark.parametrize("balance", ["rr", "least_conn", "p2c"])
 def test_the_simulator_agrees_with_a_real_load(env, tmp_path, balance):
     slow = Proc("slow", delay=SLOW_DELAY)
@@ -183,6 +184,7 @@ upstream "app" { "127.0.0.1:$backend_port" }
         assert shares(run) == [0.5, 0.5], (log, shares(run))  # rr over two
 
 
+@pytest.mark.heavy
 def test_an_hour_of_trace_simulates_in_seconds(tmp_path):
     path = str(tmp_path / "hour.json")
     start = 1796169600  # 2026-12-02T00:00:00Z
@@ -290,6 +292,18 @@ def test_a_backends_5xx_is_passed_on_not_retried(tmp_path):
     assert b2["errors"]["reset"] > 0 and run["retries"] > 0 and run["failed"] > 0, run
     assert b2["errors"]["reset"] == run["retries"] + run["failed"], run
     assert run["ok"] + run["http_5xx"] + run["failed"] == run["requests"], run
+
+
+def test_the_example_models_and_workloads_run(tmp_path):
+    conf = group_conf(tmp_path, n=4, balance="p2c")
+    models = sorted(f for f in os.listdir(LAB) if f.endswith(".model.lua"))
+    workloads = sorted(f for f in os.listdir(LAB) if f.endswith(".workload.lua"))
+    assert models and workloads
+    for m in models:
+        for w in workloads:
+            res, _ = run_json(["-c", conf, "--workload", os.path.join(LAB, w), "--model", os.path.join(LAB, m)])
+            run = res["runs"][0]
+            assert run["requests"] > 10000 and run["ok"] + run["http_5xx"] + run["failed"] == run["requests"], (m, w)
 
 
 def test_wrong_inputs_are_refused_with_a_reason(tmp_path):
