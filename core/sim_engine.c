@@ -65,6 +65,7 @@ struct sbackend {
     enum attempt_result fail_kind;
     bool down, joining;
     int64_t inflight;
+    double inflight_since;   /* when inflight last changed (its area is counted to there) */
 };
 
 struct sim {
@@ -199,8 +200,10 @@ static struct sim_bucket *bucket_at(struct sim *s, double t)
     while (i >= SIM_SERIES_MAX) { /* twice as wide: merge pairs */
         for (unsigned j = 0; j < SIM_SERIES_MAX / 2; j++) {
             struct sim_bucket *x = &res->series[2 * j], *y = &res->series[2 * j + 1], m;
-            for (unsigned k = 0; k < SIM_MAX_BACKENDS; k++)
+            for (unsigned k = 0; k < SIM_MAX_BACKENDS; k++) {
                 m.attempts[k] = x->attempts[k] + y->attempts[k];
+                m.busy[k] = x->busy[k] + y->busy[k];
+            }
             m.requests = x->requests + y->requests;
             m.errors = x->errors + y->errors;
             m.retries = x->retries + y->retries;
@@ -216,6 +219,25 @@ static struct sim_bucket *bucket_at(struct sim *s, double t)
     if (i + 1 > res->nseries)
         res->nseries = i + 1;
     return &res->series[i];
+}
+
+/* Backend bi's in-flight count changes by delta now: the time it spent at
+ * the old count goes into the buckets it spans. */
+static void inflight_add(struct sim *s, unsigned bi, int delta)
+{
+    struct sbackend *b = &s->b[bi];
+    double t = b->inflight_since;
+    while (b->inflight > 0 && t < s->now) {
+        struct sim_bucket *bk = bucket_at(s, t); /* may widen the buckets: the end is read after */
+        double end = (floor(t / s->res->width + 1e-9) + 1) * s->res->width;
+        double upto = end < s->now ? end : s->now;
+        bk->busy[bi] += (float)((double)b->inflight * (upto - t));
+        t = upto;
+    }
+    b->inflight_since = s->now;
+    b->inflight += delta;
+    if (b->inflight > s->res->b[bi].max_inflight)
+        s->res->b[bi].max_inflight = b->inflight;
 }
 
 static uint64_t key_hash(const char *target)
@@ -287,7 +309,7 @@ static void end_attempt(struct sim *s, uint32_t qi, enum attempt_result res_kind
     struct sim_backend_result *br = &s->res->b[bi];
     double secs = s->now - q->attempt_start;
     decide_attempt_end(q->r, res_kind, secs);
-    s->b[bi].inflight--;
+    inflight_add(s, bi, -1);
     q->backend = -1;
     q->gen = 0; /* no attempt */
     if (res_kind == AR_OK) {
@@ -321,7 +343,6 @@ static void start_attempt(struct sim *s, uint32_t qi)
     unsigned bi = (unsigned)i;
     decide_attempt_begin(q->r, bi);
     struct sim_result *res = s->res;
-    struct sbackend *b = &s->b[bi];
     res->b[bi].attempts++;
     struct sim_bucket *bk = bucket_at(s, s->now);
     bk->attempts[bi]++;
@@ -333,8 +354,7 @@ static void start_attempt(struct sim *s, uint32_t qi)
         res->b[bi].first++;
         sim_keys_pick(&s->keys, res, q->key, bi);
     }
-    if (++b->inflight > res->b[bi].max_inflight)
-        res->b[bi].max_inflight = b->inflight;
+    inflight_add(s, bi, +1);
     q->backend = i;
     q->gen = ++s->attempts;
     q->attempt_start = s->now;

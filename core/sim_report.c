@@ -211,6 +211,13 @@ void sim_report_json(FILE *f, const struct sim_report_info *info, const struct s
                 fprintf(f, "%s%u", k ? "," : "", x->series[k].attempts[b]);
             fprintf(f, "]");
         }
+        fprintf(f, "],\"inflight\":[");
+        for (unsigned b = 0; b < x->nb; b++) {
+            fprintf(f, "%s[", b ? "," : "");
+            for (unsigned k = 0; k < x->nseries; k++)
+                fprintf(f, "%s%.3f", k ? "," : "", x->series[k].busy[b] / x->width);
+            fprintf(f, "]");
+        }
         fprintf(f, "]}}");
     }
     fprintf(f, "]}\n");

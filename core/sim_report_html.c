@@ -235,6 +235,10 @@ static void run_section(FILE *f, unsigned idx, const struct sim_result *r, const
         lines[b] = (struct line){ r->b[b].spec, v[b], colors[b % NCOLORS] };
     }
     chart(f, "load per backend", "attempts per second", lines, r->nb, n, r->width, r);
+    for (unsigned b = 0; b < r->nb; b++)
+        for (unsigned i = 0; i < n; i++)
+            v[b][i] = r->series[i].busy[b] / r->width;
+    chart(f, "in flight per backend", "mean attempts in flight", lines, r->nb, n, r->width, r);
     double *p50 = v[SIM_MAX_BACKENDS], *p99 = v[SIM_MAX_BACKENDS + 1];
     for (unsigned i = 0; i < n; i++) {
         p50[i] = sim_shist_quantile(r->series[i].lat, 0.5) * 1000;

@@ -37,6 +37,7 @@ struct sim_backend_result {
 
 struct sim_bucket {
     uint32_t attempts[SIM_MAX_BACKENDS];
+    float busy[SIM_MAX_BACKENDS];   /* attempts in flight x seconds: / width is the mean in flight */
     uint32_t requests, errors, retries;
     uint32_t lat[SIM_SHIST];  /* request latencies that ended in it */
 };

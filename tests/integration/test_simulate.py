@@ -160,6 +160,11 @@ upstream "app" { %s, balance = "%s" }
                    % (REAL_CLIENTS, REAL_CLIENTS * REAL_EACH))
         res, _ = run_json(["-c", lx.conf_path, "--workload", wl, "--model", model])
         sim = shares(res["runs"][0])
+        # Little's law on the closed loop: 12 clients are nearly always in flight
+        infl = res["runs"][0]["series"]["inflight"]
+        n = len(infl[0])
+        total = [sum(b[k] for b in infl) for k in range(n // 4, 3 * n // 4)]
+        assert all(10.5 < t <= 12.001 for t in total), total
         print("%s: real %s (%.1fs) sim %s; model %s" % (balance, ["%.3f" % s for s in real], took,
                                                         ["%.3f" % s for s in sim], rows))
         for r, s in zip(real, sim):
@@ -370,10 +375,11 @@ def test_the_html_report_shows_its_plots_in_chromium(tmp_path):
                    stderr=subprocess.PIPE, timeout=scaled(90))
     assert "<h1>luxy simulate</h1>" in dom, dom[:500]
     charts = re.findall(r'<svg class="chart"', dom)
-    assert len(charts) == 1 + 3 * 3, len(charts)  # the share bars, then three plots per run
+    assert len(charts) == 1 + 3 * 4, len(charts)  # the share bars, then four plots per run
     lines = re.findall(r'<polyline class="series" data-name="([^"]*)" stroke="[^"]*" points="([^"]*)"', dom)
-    load_lines = [(n, p) for n, p in lines if n.startswith("127.0.0.1:")]
-    assert len(load_lines) == 3 * 3, lines[:3]
+    per_server = [(n, p) for n, p in lines if n.startswith("127.0.0.1:")]
+    assert len(per_server) == 3 * 2 * 3, lines[:3]  # load and in flight, per server and run
+    load_lines = [l for k, l in enumerate(per_server) if k % 6 < 3]
     for name, points in lines:
         pts = [tuple(map(float, xy.split(","))) for xy in points.split()]
         assert len(pts) >= 50, (name, len(pts))
