@@ -286,6 +286,24 @@ static void route(lua_State *L, struct request *r)
     push_backend_head(L, r);
 }
 
+/* outcome.response: what the client gets, once the response rules ran
+ * (passed: they did; else the error they failed with). */
+static void push_response(lua_State *L, struct request *r, bool passed)
+{
+    lua_newtable(L);
+    if (!passed) {
+        lua_pushinteger(L, r->error->status);
+        lua_setfield(L, -2, "status");
+        set_string(L, "error", r->error->text);
+    } else {
+        lua_pushinteger(L, r->resp.status);
+        lua_setfield(L, -2, "status");
+        push_fields(L, &r->resp.headers);
+        lua_setfield(L, -2, "headers");
+    }
+    lua_setfield(L, -2, "response");
+}
+
 /* A response table (status, headers, length) as a head in r's arena. */
 static void read_head(lua_State *L, int t, struct request *r, struct http_head *out)
 {
@@ -347,17 +365,7 @@ static bool lookup(lua_State *L, struct request *r, int c)
         r->resp.status = e->status;
         r->resp.major = r->resp.minor = 1;
         r->resp.headers = headers_copy(&e->fields, &r->arena);
-        lua_newtable(L);
-        if (!decide_response(r)) {
-            lua_pushinteger(L, r->error->status);
-            lua_setfield(L, -2, "status");
-        } else {
-            lua_pushinteger(L, r->resp.status);
-            lua_setfield(L, -2, "status");
-            push_fields(L, &r->resp.headers);
-            lua_setfield(L, -2, "headers");
-        }
-        lua_setfield(L, -2, "response");
+        push_response(L, r, decide_response(r));
     }
     if (e)
         cache_entry_release(e);
@@ -398,18 +406,7 @@ static void respond_side(lua_State *L, struct request *r, int c, bool cached)
         lua_pop(L, 1);
         r->cache_status = "MISS";
     }
-    lua_newtable(L);
-    if (!(cached && store ? decide_response(r) : decide_backend_response(r))) {
-        lua_pushinteger(L, r->error->status);
-        lua_setfield(L, -2, "status");
-        set_string(L, "error", r->error->text);
-    } else {
-        lua_pushinteger(L, r->resp.status);
-        lua_setfield(L, -2, "status");
-        push_fields(L, &r->resp.headers);
-        lua_setfield(L, -2, "headers");
-    }
-    lua_setfield(L, -2, "response");
+    push_response(L, r, cached && store ? decide_response(r) : decide_backend_response(r));
 }
 
 static void push_trace(lua_State *L, struct request *r)
