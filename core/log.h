@@ -39,6 +39,10 @@ void log_set_thread_name(const char *name);
 extern enum log_level log_current_level;
 #define log_enabled(lvl) ((lvl) <= log_current_level)
 
+/* When set (luxy test, luxy simulate: one thread), error lines go to it
+ * instead of the log, without their prefix. */
+extern void (*log_capture)(enum log_level lvl, const char *text, size_t n);
+
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 #define log_error(...) log_msg(LL_ERROR, __VA_ARGS__)

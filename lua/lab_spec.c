@@ -19,6 +19,7 @@
 #include "../core/clock.h"
 #include "../core/generation.h"
 #include "../core/lab.h"
+#include "../core/log.h"
 #include "../core/lb_request.h"
 #include "../core/request.h"
 #include "../core/trace.h"
@@ -27,6 +28,28 @@
 #include "embedded.h"
 
 static struct lab *current;
+static struct request *running; /* the case's request: its trace gets the log lines */
+
+static struct sbuf pending;     /* lines logged before the request existed (while its head was read) */
+
+static void capture(enum log_level lvl, const char *text, size_t n)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    if (running && running->trace)
+        trace_add(running->trace, "log", "[%s] %.*s", names[lvl], (int)min(n, (size_t)900), text);
+    else
+        sbuf_printf(&pending, "[%s] %.*s\n", names[lvl], (int)min(n, (size_t)900), text);
+}
+
+/* The case's request exists: what was logged for it so far goes first. */
+static void start_capture(struct request *r)
+{
+    running = r;
+    for (char *line = pending.p, *nl; line && (nl = strchr(line, '\n')); line = nl + 1)
+        trace_add(r->trace, "log", "%.*s", (int)(nl - line), line);
+    sbuf_free(&pending);
+    sbuf_init(&pending);
+}
 static double start_time; /* the virtual clock of a case that gives no time */
 
 /* ---- reading a case ---- */
@@ -346,7 +369,7 @@ static bool lookup(lua_State *L, struct request *r, int c)
         }
         lua_pop(L, 1);
         if (!lab_cache_put(r, &head, slice_make(body, strlen(body)), opt_number(L, t, "age", 0), for_request))
-            luaL_error(L, "stored: the cache could not keep it (larger than max_object?)");
+            trace_add(r->trace, "cache", "stored: the cache could not keep it (larger than max_object?)");
     }
     lua_pop(L, 1);
     struct cache_entry *e;
@@ -451,6 +474,7 @@ static int l_run(lua_State *L)
     free(fields);
     if (r == NULL)
         return luaL_error(L, "%s", err);
+    start_capture(r);
     const char *user = opt_string(L, q, "user", NULL);
     lua_newtable(L);
     unsigned auth_status = 407;
@@ -530,6 +554,7 @@ static int l_run(lua_State *L)
         break;
     }
     push_trace(L, r);
+    running = NULL;
     lab_request_free(r);
     return 1;
 }
@@ -556,6 +581,8 @@ int lab_test_main(int argc, char **argv)
     }
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
+    sbuf_init(&pending);
+    log_capture = capture; /* a case's log lines go into its trace, not between the results */
     static const luaL_Reg fns[] = { { "open", l_open }, { "run", l_run }, { NULL, NULL } };
     luaL_newlib(L, fns);
     lua_setglobal(L, "lab");
@@ -576,5 +603,7 @@ int lab_test_main(int argc, char **argv)
     lua_close(L);
     lab_close(current);
     current = NULL;
+    log_capture = NULL;
+    sbuf_free(&pending);
     return rc;
 }
