@@ -561,6 +561,7 @@ static void store_head(struct cache_entry *e, const struct cache_head *h)
         w += src->name.len;
         memcpy(w, src->value.ptr, src->value.len);
         e->fields.v[i].value = slice_make(w, src->value.len);
+        e->fields.v[i].id = src->id;
         w += src->value.len;
     }
     if (h->reason.len) /* a head without a reason phrase has none to copy */

@@ -218,7 +218,7 @@ static void apply_hygiene(struct request *r)
     /* Proxy-Authorization stays for on_request to check (proxy users);
      * request_begin removes it before anything is sent */
     headers_strip_hop_by_hop(h, (upgrade ? HOP_KEEP_UPGRADE : 0) | HOP_KEEP_PROXY_AUTH);
-    headers_del(h, H_CONTENT_LENGTH); /* framing is re-declared on the way out */
+    headers_del_id(h, HDR_CONTENT_LENGTH); /* framing is re-declared on the way out */
     if (unlikely(r->trace))
         trace_step(r->trace, "hygiene", &seen, &r->head.headers);
     bool peer_trusted = lc->fwd.ntrusted && forwarding_trusted(&lc->fwd, r->from);

@@ -36,7 +36,10 @@ static void build(struct fieldset *s)
                     abort(); /* the OR-0x20 compare is exact for these only */
                 buf[k] = (char)(c | 0x20);
             }
-            memcpy(s->lower[i], buf, sizeof(buf));
+            for (size_t w = 0; w * 8 < len; w++) { /* loaded as same() loads a name */
+                size_t m = len - w * 8 < 8 ? len - w * 8 : 8;
+                s->lower[i][w] = load_word(buf + w * 8, m) | CASE_BITS; /* 0x20 past the end */
+            }
             s->len[i] = (uint8_t)len;
         }
         for (size_t i = 0; i < n; i++) {
@@ -59,14 +62,8 @@ static bool same(const uint64_t *lower, const char *p, size_t len)
         if ((v | CASE_BITS) != lower[k / 8])
             return false;
     }
-    if (k < len) {
-        uint64_t v = 0, keep = 0;
-        memcpy(&v, p + k, len - k);
-        memset(&keep, 0xff, len - k); /* the bytes copied, whatever the byte order */
-        if (((v | CASE_BITS) & keep) != lower[k / 8])
-            return false;
-    }
-    return true;
+    /* past the end lower holds 0x20: a zero lane, ORed */
+    return k == len || (load_word(p + k, len - k) | CASE_BITS) == lower[k / 8];
 }
 
 unsigned fieldset_class(struct fieldset *s, struct slice name)

@@ -33,7 +33,7 @@ struct fieldset {
     _Atomic int ready;
     uint8_t slot[FIELDSET_SLOTS];         /* entry index + 1, 0: empty */
     uint8_t len[FIELDSET_MAX];
-    uint64_t lower[FIELDSET_MAX][FIELDSET_NAME_MAX / 8]; /* the names, lower case, zero-padded */
+    uint64_t lower[FIELDSET_MAX][FIELDSET_NAME_MAX / 8]; /* the names as load_word words ORed with 0x20 */
 };
 
 #define FIELDSET_INIT(table) { (table), sizeof(table) / sizeof((table)[0]), 0, { 0 }, { 0 }, { { 0 } } }

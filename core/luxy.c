@@ -10,8 +10,20 @@ bool slice_caseeq(struct slice a, const char *s, size_t n)
 {
     if (a.len != n)
         return false;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    /* names are compared with their own spelling most of the time: equal
+     * words first, case folding only from the first word that differs */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a.ptr + i, 8);
+        memcpy(&y, s + i, 8);
+        if (x != y)
+            break;
+    }
+    for (; i < n; i++) {
         unsigned char x = (unsigned char)a.ptr[i], y = (unsigned char)s[i];
+        if (x == y)
+            continue;
         if (x >= 'A' && x <= 'Z')
             x += 32;
         if (y >= 'A' && y <= 'Z')

@@ -45,6 +45,36 @@ bool slice_caseeq(struct slice a, const char *s, size_t n);
 /* Trim optional whitespace (SP / HTAB) at both ends. */
 struct slice slice_trim(struct slice s);
 
+/* The n (0-8) bytes at p packed into a word, one 8-bit lane per byte
+ * and zeros beyond n, so that OR, AND and XOR work byte by byte. Compare
+ * only with words made by load_word too: the lanes are in memory order on
+ * little-endian machines only. Fixed-size loads and shifts, no stack: a
+ * copy of variable size is a library call, dearer than a short compare. */
+static inline uint64_t load_word(const char *p, size_t n)
+{
+    uint64_t v = 0;
+    if (n >= 8) {
+        memcpy(&v, p, 8);
+        return v;
+    }
+    unsigned o = 0;
+    if (n & 4) {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        v = x;
+        o = 4;
+    }
+    if (n & 2) {
+        uint16_t x;
+        memcpy(&x, p + o, 2);
+        v |= (uint64_t)x << (o * 8);
+        o += 2;
+    }
+    if (n & 1)
+        v |= (uint64_t)(unsigned char)p[o] << (o * 8);
+    return v;
+}
+
 /* Allocation: these never return NULL; on OOM they log and abort, because a
  * proxy that limps on after malloc failed corrupts traffic instead. */
 void *xmalloc(size_t n);

@@ -306,10 +306,10 @@ static void write_authority(struct request *r, struct wbuf *w, bool connect)
 struct slice proxy_serialize_request(struct request *r, struct headers *h, unsigned method_id,
                                      const struct backend *b, bool body_framing)
 {
-    if (headers_find(h, H_HOST, 0) < 0) {
+    if (headers_find_id(h, HDR_HOST, 0) < 0) {
         /* HTTP/1.0 clients may omit Host; HTTP/1.1 backends require it */
         struct slice host = b ? slice_make(b->cfg->spec, strlen(b->cfg->spec)) : r->origin_host;
-        headers_add(h, &r->arena, H_HOST, host);
+        headers_add_id(h, &r->arena, H_HOST, HDR_HOST, host);
     }
     const char *method = http_method_str(method_id);
     const char *parent_auth = r->via_parent && r->up ? r->up->cfg->proxy_authorization : NULL;
@@ -713,9 +713,9 @@ static bool start_response(struct request *r)
     if (!has_body) {
         r->framing = FRAME_NONE;
         if (r->resp.status == 204 || r->resp.status / 100 == 1)
-            headers_del(h, H_CONTENT_LENGTH);
+            headers_del_id(h, HDR_CONTENT_LENGTH);
     } else {
-        headers_del(h, H_CONTENT_LENGTH);
+        headers_del_id(h, HDR_CONTENT_LENGTH);
         if (r->resp.has_length)
             r->framing = FRAME_LENGTH;
         else if (r->head.minor >= 1)

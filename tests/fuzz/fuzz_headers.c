@@ -1,7 +1,8 @@
 /* fuzz_headers.c - header rewriting: a field list built from the input
  * (one "name:value" per line), then hop-by-hop removal, forwarding headers
  * and set/del as scripts do them. What comes out must still be a sequence
- * of well-formed "Name: value" lines when what went in was. */
+ * of well-formed "Name: value" lines when what went in was, each field
+ * tagged with the id of its name. */
 #include <stdint.h>
 #include <string.h>
 
@@ -12,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static bool clean(const struct headers *h)
 {
     for (unsigned i = 0; i < h->n; i++)
-        if (!headers_valid_name(h->v[i].name) || !headers_valid_value(h->v[i].value))
+        if (!headers_valid_name(h->v[i].name) || !headers_valid_value(h->v[i].value) ||
+            h->v[i].id != headers_id(h->v[i].name))
             return false;
     return true;
 }
