@@ -33,10 +33,18 @@ enum http_scan_result { SCAN_MORE, SCAN_DONE, SCAN_BAD };
 /* Checks p[0..n) from where the last call stopped (n only grows between
  * calls, p may move). SCAN_DONE: *head_len = bytes up to and including the
  * blank line. SCAN_BAD: *status is 400, 414 or 431 and *err says why.
- * Leading empty lines must have been skipped by the caller. */
+ * Leading empty lines must have been skipped by the caller. Whole lines
+ * are found with memchr and checked at once; anything unusual goes to
+ * http_scan_bytewise. */
 enum http_scan_result http_scan(struct http_scan *s, const char *p, size_t n,
                                 const struct http_limits *lim, size_t *head_len, int *status,
                                 const char **err);
+/* The same contract, one byte at a time: the path http_scan falls back
+ * to, and the reference the tests hold it to (same verdict, status,
+ * reason and head length for every input, however it is split). */
+enum http_scan_result http_scan_bytewise(struct http_scan *s, const char *p, size_t n,
+                                         const struct http_limits *lim, size_t *head_len, int *status,
+                                         const char **err);
 
 struct http_head {
     /* request line */
@@ -56,8 +64,16 @@ struct http_head {
     bool complete;   /* no body follows the head */
 };
 
+/* The reading both share, without the request or response rules: 0, or
+ * http-parser's errno with *err set. no_body as for responses below. */
+int http_parse_head(http_parser *parser, enum http_parser_type type, const char *head, size_t len,
+                    bool no_body, struct http_head *out, struct arena *a, const char **err);
+
 /* Parses a scanned request head held in stable memory (the arena copy);
- * header slices point into it. Leaves parser ready for the body.
+ * header slices point into it, each field tagged with its id. The fields
+ * are split here (the scanner has made every line clean); http-parser
+ * reads the start line and the fields that decide framing and
+ * persistence, which is all it acts on. Leaves parser ready for the body.
  * Returns 0, or an HTTP status (400, 501, 505) with *err set. */
 int http_parse_request(http_parser *parser, const char *head, size_t len, struct http_head *out,
                        struct arena *a, const char **err);

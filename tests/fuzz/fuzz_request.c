@@ -1,11 +1,14 @@
 /* fuzz_request.c - request heads: the scanner, then (when it accepts) the
  * parser, the target split and the hygiene step, as request.c runs them.
- * Also feeds the same bytes split in two, as a slow client would. */
+ * Also feeds the same bytes split in two, as a slow client would, and
+ * holds the fast scanner and the parse to their references
+ * (head_reference.h). */
 #include <stdint.h>
 #include <string.h>
 
 #include "../../core/headers.h"
 #include "../../core/http.h"
+#include "head_reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,9 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r2 = http_scan(&split, p, size, &lim, &len2, &st2, &err);
     if (r != r2 || (r == SCAN_DONE && len != len2) || (r == SCAN_BAD && st != st2))
         __builtin_trap();
+    struct scan_out ref = scan_differential(p, size, &lim, false);
+    if (ref.r != r || (r == SCAN_DONE && ref.len != len))
+        __builtin_trap();
     if (r == SCAN_DONE) {
         if (len > size || len < 4 || memcmp(p + len - 4, "\r\n\r\n", 4) != 0)
             __builtin_trap();
+        parse_differential(HTTP_REQUEST, p, len, false);
         check_head(p, len);
     }
     return 0;

@@ -1,10 +1,12 @@
 /* fuzz_response.c - backend response heads: the scanner in status-line
- * mode, then the parser, with and without a HEAD request. */
+ * mode, then the parser, with and without a HEAD request; the fast scanner
+ * and the parse held to their references (head_reference.h). */
 #include <stdint.h>
 #include <string.h>
 
 #include "../../core/headers.h"
 #include "../../core/http.h"
+#include "head_reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,8 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     int st;
     const char *err;
-    if (http_scan(&s, p, size, &lim, &len, &st, &err) != SCAN_DONE)
+    enum http_scan_result r = http_scan(&s, p, size, &lim, &len, &st, &err);
+    struct scan_out ref = scan_differential(p, size, &lim, true);
+    if (ref.r != r || (r == SCAN_DONE && ref.len != len))
+        __builtin_trap();
+    if (r != SCAN_DONE)
         return 0;
+    parse_differential(HTTP_RESPONSE, p, len, false);
+    parse_differential(HTTP_RESPONSE, p, len, true);
     struct arena a;
     arena_init(&a);
     http_parser parser;
