@@ -84,12 +84,18 @@ static struct slice authority(struct request *r)
 {
     struct slice host = r->target.host;
     bool v6 = memchr(host.ptr, ':', host.len) != NULL;
-    char *p = arena_alloc(&r->arena, host.len + 16);
-    int n = r->target.port == 80
-                ? snprintf(p, host.len + 16, v6 ? "[%.*s]" : "%.*s", (int)host.len, host.ptr)
-                : snprintf(p, host.len + 16, v6 ? "[%.*s]:%u" : "%.*s:%u", (int)host.len, host.ptr,
-                           r->target.port);
-    return slice_make(p, (size_t)n);
+    char *p = arena_alloc(&r->arena, host.len + 8); /* "[" "]" ":65535" */
+    struct wbuf w = wbuf_make(p, host.len + 8);     /* on every forward request: no snprintf */
+    if (v6)
+        wbuf_char(&w, '[');
+    wbuf_slice(&w, host);
+    if (v6)
+        wbuf_char(&w, ']');
+    if (r->target.port != 80) {
+        wbuf_char(&w, ':');
+        wbuf_u64(&w, r->target.port);
+    }
+    return slice_make(p, wbuf_len(&w, p));
 }
 
 static bool connect_port_allowed(const struct listener_config *lc, uint16_t port)
