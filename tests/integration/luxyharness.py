@@ -66,14 +66,26 @@ def valgrind_report(text):
 
 # ---------------------------------------------------------------- utilities
 
+_GIVEN_PORTS = []
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    """A port that was free a moment ago (bind port 0, read it, close)."""
-    s = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A port that was free a moment ago (bind port 0, read it, close),
+    and not one this process handed out lately: the kernel may give the
+    same free port twice in a row, and two listeners of one test would
+    then collide."""
+    for _ in range(64):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _GIVEN_PORTS:
+            break
+    _GIVEN_PORTS.append(port)
+    del _GIVEN_PORTS[:-2048]
+    return port
 
 
 def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
