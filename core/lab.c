@@ -202,7 +202,7 @@ struct request *lab_request(struct lab *lab, const struct lab_head *h, struct de
     r->from_ip_len = strlen(ip);
     r->denied = !decide_client_allowed(lc, from);
     r->started = clock_virtual;
-    r->lua_req_ref = r->lua_res_ref = r->lua_ctx_ref = LUA_NOREF;
+    r->lua_ctx_ref = LUA_NOREF;
     headers_init(&r->local_headers);
     if (h->trace)
         r->trace = trace_new(&r->arena);

@@ -55,7 +55,7 @@ static struct request *request_new(struct conn *c)
     r->from_ip_len = c->peer_ip_len;
     r->denied = c->denied;
     r->started = clock_now(w->loop);
-    r->lua_req_ref = r->lua_res_ref = r->lua_ctx_ref = LUA_NOREF;
+    r->lua_ctx_ref = LUA_NOREF;
     headers_init(&r->local_headers);
     c->req = r;
     return r;

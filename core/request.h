@@ -139,7 +139,7 @@ struct request {
     struct slice local_body;
 
     /* Lua */
-    int lua_req_ref, lua_res_ref; /* LUA_NOREF until a hook needs them */
+    unsigned lua_slot;          /* its handles' slot + 1, 0 until a hook needs one (lua/api_handle.c) */
     int lua_ctx_ref;
     size_t lua_held;            /* arena bytes scripts made us keep: counted in lua.memory */
 

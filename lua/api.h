@@ -6,7 +6,9 @@
 #ifndef LUXY_API_H
 #define LUXY_API_H
 
+#include <lauxlib.h>
 #include <lua.h>
+#include <stdbool.h>
 
 #include "../core/arena.h"
 #include "../core/headers.h"
@@ -22,15 +24,39 @@ struct api_class {
 };
 /* stack: [...] -> [..., mt]: the class's metatable, made and registered. */
 void api_class_new(lua_State *L, const struct api_class *c);
-/* The value on top gets the class's metatable. */
-void api_class_set(lua_State *L, const struct api_class *c);
+/* stack: [...] -> [..., object]: a new object of class c with size bytes
+ * for the caller (returned) and nuv user values. */
+void *api_class_object(lua_State *L, size_t size, int nuv, const struct api_class *c);
 /* The userdata at idx if it is of the class, else NULL / an argument error. */
 void *api_class_test(lua_State *L, int idx, const struct api_class *c);
 void *api_class_check(lua_State *L, int idx, const struct api_class *c);
 
+/* req and res are handles (api_handle.c): light userdata naming a slot
+ * and its serial, checked on every use. */
+enum { API_KIND_REQUEST = 1, API_KIND_RESPONSE = 2 };
+struct api_handle_kind {
+    const char *name;            /* "luxy.request": for messages */
+    const luaL_Reg *methods;     /* its methods table is the __index closure's upvalue <kind> */
+    lua_CFunction index, newindex;
+    void (*tostring)(lua_State *L, struct request *r); /* pushes one string */
+};
+extern const struct api_handle_kind api_request_kind, api_response_kind;
+/* stack: [...] -> [..., handle]: the same value for every hook of r.
+ * Raises when 2^24 requests hold handles at once. */
+void api_handle_push(lua_State *L, struct request *r, unsigned kind);
+/* The same, outside protection: never raises, never allocates in Lua;
+ * false (nothing pushed) where api_handle_push would raise. */
+struct vm;
+bool api_handle_try_push(struct vm *vm, struct request *r, unsigned kind);
+/* The request behind the handle at idx; an argument error when it is not
+ * one of kind or its request is over. */
+struct request *api_handle_check(lua_State *L, int idx, unsigned kind);
+/* NULL when it is not (*finished: it was, its request is over). */
+struct request *api_handle_test(lua_State *L, int idx, unsigned kind, bool *finished);
+/* Sets the handles' shared metatable. */
+void api_handle_open(lua_State *L);
+
 void api_luxy_open(lua_State *L);
-void api_request_open(lua_State *L);
-void api_response_open(lua_State *L);
 void api_backends_open(lua_State *L);
 /* stack: [luxy] -> [luxy]: adds luxy.shared and the dictionary class. */
 void api_shared_open(lua_State *L);
@@ -44,7 +70,8 @@ void api_push_response(lua_State *L, struct request *r);
 void api_push_backends(lua_State *L, struct upstream *up, struct request *r);
 /* select_backend is over: the list forgets the request. */
 void api_backends_release(lua_State *L, struct upstream *up);
-/* Detaches r from the userdata boxes so a kept reference errors cleanly. */
+/* r is over: its handles stop working (a kept one errors cleanly), its
+ * ctx table is let go. */
 void api_request_end(lua_State *L, struct request *r);
 /* The backend userdata at idx, or NULL if it is not one. */
 struct backend *api_to_backend(lua_State *L, int idx);

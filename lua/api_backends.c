@@ -39,22 +39,20 @@ struct backend *api_to_backend(lua_State *L, int idx)
 void api_push_backends(lua_State *L, struct upstream *up, struct request *r)
 {
     if (up->lua_ref == LUA_NOREF) {
-        struct backends_box *box = lua_newuserdatauv(L, sizeof(*box), 1);
+        struct backends_box *box = api_class_object(L, sizeof(*box), 1, &backends_class);
         box->up = up;
         box->r = NULL;
-        api_class_set(L, &backends_class);
         lua_createtable(L, (int)up->n, 0); /* [..., box, list] */
         for (unsigned i = 0; i < up->n; i++) {
-            struct backend **b = lua_newuserdatauv(L, sizeof(*b), 0);
+            struct backend **b = api_class_object(L, sizeof(*b), 0, &backend_class);
             *b = &up->backends[i];
-            api_class_set(L, &backend_class);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         lua_setiuservalue(L, -2, 1);
         up->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, up->lua_ref);
-    struct backends_box *box = lua_touserdata(L, -1);
+    struct backends_box *box = api_class_test(L, -1, &backends_class);
     box->r = r;
 }
 
@@ -63,7 +61,7 @@ void api_backends_release(lua_State *L, struct upstream *up)
     if (up->lua_ref == LUA_NOREF)
         return;
     lua_rawgeti(L, LUA_REGISTRYINDEX, up->lua_ref);
-    ((struct backends_box *)lua_touserdata(L, -1))->r = NULL;
+    ((struct backends_box *)api_class_test(L, -1, &backends_class))->r = NULL;
     lua_pop(L, 1);
 }
 
@@ -196,7 +194,7 @@ static int backend_index(lua_State *L)
         lua_pushinteger(L, (lua_Integer)metric_get(&b->m->failures));
     else if (strcmp(k, "tried") == 0 || strcmp(k, "failure") == 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, b->up->lua_ref);
-        struct backends_box *box = lua_touserdata(L, -1);
+        struct backends_box *box = api_class_test(L, -1, &backends_class);
         const struct request *r = box ? box->r : NULL;
         if (k[0] == 't') {
             lua_pushboolean(L, r && lb_is_tried(&r->tried, b->index));

@@ -121,7 +121,11 @@ void api_headers_set(lua_State *L, struct request *r, struct headers *h, int nam
     struct slice name = check_name(L, name_idx);
     check_settable(L, name, name_idx);
     size_t len;
-    const char *v = luaL_tolstring(L, value_idx, &len); /* numbers welcome */
+    int top = lua_gettop(L);
+    /* numbers welcome (luaL_tolstring pushes them as strings); a string,
+     * the usual case, needs no __tostring lookup */
+    const char *v = lua_type(L, value_idx) == LUA_TSTRING ? lua_tolstring(L, value_idx, &len)
+                                                           : luaL_tolstring(L, value_idx, &len);
     if (!headers_valid_value(slice_make(v, len)))
         luaL_argerror(L, value_idx, "header value contains CR, LF or another control character");
     /* the copies, and the field array when it has to grow */
@@ -129,7 +133,7 @@ void api_headers_set(lua_State *L, struct request *r, struct headers *h, int nam
     size_t before = r->arena.used;
     struct slice n = slice_make(arena_strndup(&r->arena, name.ptr, name.len), name.len);
     struct slice val = slice_make(arena_strndup(&r->arena, v, len), len);
-    lua_pop(L, 1);
+    lua_settop(L, top);
     if (replace)
         headers_set(h, &r->arena, n, val);
     else

@@ -1,6 +1,6 @@
-/* api_request.c - the luxy.request class: a userdata boxing a struct
- * request pointer, wiped when the request ends so that a reference a
- * script kept errors cleanly instead of touching freed memory.
+/* api_request.c - the luxy.request class: a handle (api_handle.c) that
+ * stops working when the request ends, so that a reference a script kept
+ * errors cleanly instead of touching freed or reused memory.
  * Reading works in every hook; changing the request only in on_request,
  * before anything has been sent. */
 #include <lauxlib.h>
@@ -14,13 +14,9 @@
 #include "api.h"
 #include "hooks.h"
 
-static const struct api_class request_class = { "luxy.request" };
-
 static struct request *check_request(lua_State *L, int idx)
 {
-    struct request **box = api_class_check(L, idx, &request_class);
-    luaL_argcheck(L, *box != NULL, idx, "request already finished");
-    return *box;
+    return api_handle_check(L, idx, API_KIND_REQUEST);
 }
 
 static void check_mutable(lua_State *L, const char *what)
@@ -34,34 +30,12 @@ static void check_mutable(lua_State *L, const char *what)
 
 void api_push_request(lua_State *L, struct request *r)
 {
-    if (r->lua_req_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->lua_req_ref);
-        return;
-    }
-    struct request **box = lua_newuserdatauv(L, sizeof(*box), 0);
-    *box = r;
-    api_class_set(L, &request_class);
-    lua_pushvalue(L, -1);
-    r->lua_req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-static void wipe(lua_State *L, int *ref)
-{
-    if (*ref == LUA_NOREF)
-        return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
-    void **box = lua_touserdata(L, -1);
-    if (box)
-        *box = NULL;
-    lua_pop(L, 1);
-    luaL_unref(L, LUA_REGISTRYINDEX, *ref);
-    *ref = LUA_NOREF;
+    api_handle_push(L, r, API_KIND_REQUEST);
 }
 
 void api_request_end(lua_State *L, struct request *r)
 {
-    wipe(L, &r->lua_req_ref);
-    wipe(L, &r->lua_res_ref);
+    api_handle_release(vm_of(L), r);
     if (r->lua_ctx_ref != LUA_NOREF) {
         luaL_unref(L, LUA_REGISTRYINDEX, r->lua_ctx_ref);
         r->lua_ctx_ref = LUA_NOREF;
@@ -187,11 +161,11 @@ static void push_ctx(lua_State *L, struct request *r)
 static int req_index(lua_State *L)
 {
     struct request *r = check_request(L, 1);
-    const char *k = luaL_checkstring(L, 2);
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+    if (lua_rawget(L, lua_upvalueindex(API_KIND_REQUEST)) != LUA_TNIL)
         return 1; /* a method */
     lua_pop(L, 1);
+    const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "method") == 0)
         lua_pushstring(L, http_method_str(r->head.method));
     else if (strcmp(k, "path") == 0)
@@ -307,31 +281,14 @@ static int req_newindex(lua_State *L)
     return 0;
 }
 
-static int req_tostring(lua_State *L)
+static void req_tostring(lua_State *L, struct request *r)
 {
-    struct request **box = api_class_check(L, 1, &request_class);
-    if (*box == NULL) {
-        lua_pushliteral(L, "luxy.request (finished)");
-        return 1;
-    }
-    lua_pushfstring(L, "luxy.request (%s ", http_method_str((*box)->head.method));
-    lua_pushlstring(L, (*box)->path.ptr ? (*box)->path.ptr : "", (*box)->path.len);
+    lua_pushfstring(L, "luxy.request (%s ", http_method_str(r->head.method));
+    lua_pushlstring(L, r->path.ptr ? r->path.ptr : "", r->path.len);
     lua_pushliteral(L, ")");
     lua_concat(L, 3);
-    return 1;
 }
 
-void api_request_open(lua_State *L)
-{
-    api_class_new(L, &request_class); /* stack: [mt] */
-    lua_pushstring(L, request_class.name); /* getmetatable() sees this, not the table */
-    lua_setfield(L, -2, "__metatable");
-    luaL_newlib(L, methods);             /* [mt, methods] */
-    lua_pushcclosure(L, req_index, 1);   /* [mt, index] */
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, req_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, req_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-}
+const struct api_handle_kind api_request_kind = {
+    "luxy.request", methods, req_index, req_newindex, req_tostring,
+};

@@ -8,13 +8,9 @@
 #include "api.h"
 #include "hooks.h"
 
-static const struct api_class response_class = { "luxy.response" };
-
 static struct request *check_response(lua_State *L, int idx)
 {
-    struct request **box = api_class_check(L, idx, &response_class);
-    luaL_argcheck(L, *box != NULL, idx, "response already finished");
-    return *box;
+    return api_handle_check(L, idx, API_KIND_RESPONSE);
 }
 
 static void check_mutable(lua_State *L, const char *what)
@@ -28,15 +24,7 @@ static void check_mutable(lua_State *L, const char *what)
 
 void api_push_response(lua_State *L, struct request *r)
 {
-    if (r->lua_res_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->lua_res_ref);
-        return;
-    }
-    struct request **box = lua_newuserdatauv(L, sizeof(*box), 0);
-    *box = r;
-    api_class_set(L, &response_class);
-    lua_pushvalue(L, -1);
-    r->lua_res_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    api_handle_push(L, r, API_KIND_RESPONSE);
 }
 
 static int res_header(lua_State *L)
@@ -82,11 +70,11 @@ static const luaL_Reg methods[] = {
 static int res_index(lua_State *L)
 {
     struct request *r = check_response(L, 1);
-    const char *k = luaL_checkstring(L, 2);
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+    if (lua_rawget(L, lua_upvalueindex(API_KIND_RESPONSE)) != LUA_TNIL)
         return 1;
     lua_pop(L, 1);
+    const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "status") == 0)
         lua_pushinteger(L, r->resp.status);
     else if (strcmp(k, "reason") == 0)
@@ -121,15 +109,6 @@ static int res_newindex(lua_State *L)
     return 0;
 }
 
-void api_response_open(lua_State *L)
-{
-    api_class_new(L, &response_class); /* stack: [mt] */
-    lua_pushstring(L, response_class.name); /* getmetatable() sees this, not the table */
-    lua_setfield(L, -2, "__metatable");
-    luaL_newlib(L, methods);              /* [mt, methods] */
-    lua_pushcclosure(L, res_index, 1);    /* [mt, index] */
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, res_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pop(L, 1);
-}
+const struct api_handle_kind api_response_kind = {
+    "luxy.response", methods, res_index, res_newindex, NULL,
+};

@@ -1,7 +1,8 @@
 /* budget.c - the count hook and the charges (see budget.h). The hook runs
  * every BUDGET_GRAIN instructions, so a short hook (most are) never calls
  * it; each time it takes the grain from what is left and looks at the
- * clock. */
+ * clock. It is set once per call, at the start (which also restarts its
+ * count), and left set in between: it does nothing outside a call. */
 #include "budget.h"
 
 #include <lauxlib.h>
@@ -23,6 +24,8 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     struct budget *b = budget_of(L);
+    if (!b->active)
+        return; /* the hook stays set between calls (budget_end) */
     b->left -= b->grain;
     if (b->left > 0 && b->seconds > 0 && luxy_monotonic() > b->deadline)
         b->out_of_time = true;
@@ -58,7 +61,9 @@ void budget_begin(lua_State *L, struct budget *b, unsigned long units, double se
 
 bool budget_end(lua_State *L, struct budget *b)
 {
-    lua_sethook(L, NULL, 0, 0);
+    /* the hook stays: clearing it here and setting it again at the next
+     * begin would be two lua_sethook calls per call instead of one */
+    (void)L;
     b->active = false;
     return b->exhausted || b->left < 0;
 }

@@ -98,17 +98,13 @@ static int call_on_request(lua_State *L)
     return 0;
 }
 
-static int run(struct vm *vm, enum hook h, lua_CFunction f, void *a, void *b, void *c)
+/* stack: [..., handler, function, nargs arguments] -> [...]; r: the
+ * request the hook is about (traced), or NULL */
+static int run_call(struct vm *vm, enum hook h, struct request *r, int nargs)
 {
-    lua_State *L = vm->L;
     vm->current_hook = h;
-    lua_pushcfunction(L, f);
-    lua_pushlightuserdata(L, a);
-    lua_pushlightuserdata(L, b);
-    lua_pushlightuserdata(L, c);
-    int rc = vm_call(vm, vm->hook_where[h], 3, 0);
+    int rc = vm_call_handled(vm, vm->hook_where[h], nargs, 0);
     vm->current_hook = HOOK_NONE;
-    struct request *r = a; /* every hook's first argument */
     if (unlikely(r && r->trace))
         trace_add(r->trace, "hook", "%s: %s in %.3f ms, %ld budget units%s%s", vm->hook_where[h],
                   rc == 0 ? "ran" : "failed", (luxy_monotonic() - vm->budget.started) * 1000,
@@ -124,6 +120,37 @@ static int run(struct vm *vm, enum hook h, lua_CFunction f, void *a, void *b, vo
     return rc;
 }
 
+/* f does the work under protection: pushes the hook and its arguments,
+ * calls it, reads what it returned. */
+static int run(struct vm *vm, enum hook h, lua_CFunction f, void *a, void *b, void *c)
+{
+    lua_State *L = vm->L;
+    vm_push_handler(L);
+    lua_pushcfunction(L, f);
+    lua_pushlightuserdata(L, a);
+    lua_pushlightuserdata(L, b);
+    lua_pushlightuserdata(L, c);
+    return run_call(vm, h, a, 3); /* every hook's first argument is its request */
+}
+
+/* A hook whose arguments are req (and res) and whose results are ignored
+ * is called directly: pushing a handle cannot fail or allocate in Lua, so
+ * it needs no protected helper (f is the fallback for the one case where
+ * no handle is left, which raises). */
+static int run_plain(struct vm *vm, enum hook h, struct request *r, bool with_res, lua_CFunction f)
+{
+    lua_State *L = vm->L;
+    int top = lua_gettop(L);
+    vm_push_handler(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->hook_refs[h]);
+    if (!api_handle_try_push(vm, r, API_KIND_REQUEST) ||
+        (with_res && !api_handle_try_push(vm, r, API_KIND_RESPONSE))) {
+        lua_settop(L, top);
+        return run(vm, h, f, r, NULL, NULL);
+    }
+    return run_call(vm, h, r, with_res ? 2 : 1);
+}
+
 int hooks_on_request(struct vm *vm, struct request *r)
 {
     struct snapshot s = { 0 };
@@ -132,7 +159,7 @@ int hooks_on_request(struct vm *vm, struct request *r)
         s.headers = headers_copy(&r->head.headers, &r->arena);
         s.path = r->path, s.query = r->query, s.upstream = r->upstream_name;
     }
-    if (run(vm, HOOK_ON_REQUEST, call_on_request, r, NULL, NULL) == 0)
+    if (run_plain(vm, HOOK_ON_REQUEST, r, false, call_on_request) == 0)
         return HOOK_OK;
     if (!open)
         return HOOK_FAILED;
@@ -208,7 +235,7 @@ int hooks_on_response(struct vm *vm, struct request *r)
         s.headers = headers_copy(&r->resp.headers, &r->arena);
         s.status = r->resp.status;
     }
-    if (run(vm, HOOK_ON_RESPONSE, call_on_response, r, NULL, NULL) == 0)
+    if (run_plain(vm, HOOK_ON_RESPONSE, r, true, call_on_response) == 0)
         return HOOK_OK;
     if (!open)
         return HOOK_FAILED;
@@ -424,6 +451,6 @@ void hooks_request_end(struct vm *vm, struct request *r)
 {
     vm_unhold(vm, r->lua_held);
     r->lua_held = 0;
-    if (r->lua_req_ref != LUA_NOREF || r->lua_res_ref != LUA_NOREF || r->lua_ctx_ref != LUA_NOREF)
+    if (r->lua_slot != 0 || r->lua_ctx_ref != LUA_NOREF)
         api_request_end(vm->L, r);
 }

@@ -71,13 +71,19 @@ static int msghandler(lua_State *L)
     return 1;
 }
 
+/* stack: [..., f, nargs args] -> [..., results or error]; handled: the
+ * caller pushed msghandler under f (saves two stack rotations). */
 static int call_with_budget(struct vm *vm, int nargs, int nresults, unsigned long units,
-                            double seconds)
+                            double seconds, bool handled)
 {
     lua_State *L = vm->L;
     int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, msghandler); /* light C function: no allocation */
-    lua_insert(L, base);
+    if (!handled) {
+        lua_pushcfunction(L, msghandler); /* light C function: no allocation */
+        lua_insert(L, base);
+    } else {
+        base--;
+    }
     budget_begin(L, &vm->budget, units, seconds);
     int rc = lua_pcall(L, nargs, nresults, base);
     if (budget_end(L, &vm->budget) && rc == LUA_OK) {
@@ -89,7 +95,10 @@ static int call_with_budget(struct vm *vm, int nargs, int nresults, unsigned lon
                         : "instruction budget exceeded (library work and memory included)");
         rc = LUA_ERRRUN;
     }
-    lua_remove(L, base);
+    if (rc == LUA_OK && nresults == 0)
+        lua_settop(L, base - 1); /* just the handler left: no rotation */
+    else
+        lua_remove(L, base);
     return rc;
 }
 
@@ -108,10 +117,27 @@ static void collect_after_memory_error(struct vm *vm)
     }
 }
 
+void vm_push_handler(lua_State *L)
+{
+    lua_pushcfunction(L, msghandler);
+}
+
+static int call_checked(struct vm *vm, const char *what, int nargs, int nresults, bool handled);
+
 int vm_call(struct vm *vm, const char *what, int nargs, int nresults)
 {
+    return call_checked(vm, what, nargs, nresults, false);
+}
+
+int vm_call_handled(struct vm *vm, const char *what, int nargs, int nresults)
+{
+    return call_checked(vm, what, nargs, nresults, true);
+}
+
+static int call_checked(struct vm *vm, const char *what, int nargs, int nresults, bool handled)
+{
     lua_State *L = vm->L;
-    int rc = call_with_budget(vm, nargs, nresults, vm->instructions, vm->seconds);
+    int rc = call_with_budget(vm, nargs, nresults, vm->instructions, vm->seconds, handled);
     if (rc == LUA_OK)
         return 0;
     vm->errors++;
@@ -132,8 +158,7 @@ void vm_open_libs(lua_State *L)
 {
     lib_open(L);
     api_luxy_open(L);
-    api_request_open(L);
-    api_response_open(L);
+    api_handle_open(L);
     api_backends_open(L);
 }
 
@@ -220,14 +245,14 @@ int vm_run_file(struct vm *vm, const char *source, size_t len, const char *chunk
     lua_State *L = vm->L;
     set_script_dir(vm, chunkname);
     lua_pushcfunction(L, open_all);
-    int rc = call_with_budget(vm, 0, 0, vm->instructions, 0);
+    int rc = call_with_budget(vm, 0, 0, vm->instructions, 0, false);
     if (rc != LUA_OK)
         goto fail;
     if ((rc = luaL_loadbufferx(L, source, len, chunkname, "t")) != LUA_OK)
         goto fail;
     vm->loading = true;
     /* the top level may build tables and load modules: a larger budget */
-    rc = call_with_budget(vm, 0, 0, vm_load_instructions(vm->instructions), vm_load_seconds(vm->seconds));
+    rc = call_with_budget(vm, 0, 0, vm_load_instructions(vm->instructions), vm_load_seconds(vm->seconds), false);
     vm->loading = false;
     if (rc != LUA_OK)
         goto fail;
@@ -280,6 +305,7 @@ void vm_free(struct vm *vm)
     if (vm == NULL)
         return;
     lua_close(vm->L);
+    api_handles_free(&vm->handles);
     shdict_buf_free(&vm->shared_buf);
     free(vm);
 }

@@ -7,12 +7,29 @@
 #include <lua.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../core/shdict.h"
 #include "budget.h"
 
 struct config;
+struct request;
+struct vm;
 struct worker;
+
+/* The requests scripts hold handles to (api_handle.c). */
+struct api_slot {
+    struct request *r;            /* NULL: free */
+    uint64_t serial;              /* bumped when r lets the slot go */
+    unsigned next_free;           /* free list, 1-based (0: end) */
+};
+struct api_handles {
+    struct api_slot *v;
+    unsigned n, cap, free;
+};
+/* A request is over: its slot goes back (the serial moves on). */
+void api_handle_release(struct vm *vm, struct request *r);
+void api_handles_free(struct api_handles *h);
 
 struct vm {
     lua_State *L;
@@ -33,6 +50,7 @@ struct vm {
     unsigned long errors;
     char last_error[256];         /* the last failed call's message (traces) */
     char script_dir[512];         /* for require */
+    struct api_handles handles;   /* req and res handles (api_handle.c) */
     struct shdict_buf shared_buf; /* string values copied out of shared dicts (api_shared.c) */
 };
 
@@ -83,6 +101,10 @@ static inline void vm_unhold(struct vm *vm, size_t n) { vm->mem_used -= n; }
  * [...] on error (returns -1; the error is logged as "<what> failed: ...",
  * counted, and the state stays usable). */
 int vm_call(struct vm *vm, const char *what, int nargs, int nresults);
+/* The same for a caller that pushed vm_push_handler() under the function:
+ * stack [..., handler, f, args] -> [...] (the handler is gone too). */
+void vm_push_handler(lua_State *L);
+int vm_call_handled(struct vm *vm, const char *what, int nargs, int nresults);
 
 /* Registers the sandboxed libraries and the luxy module (lua/api_*.c). */
 void vm_open_libs(lua_State *L);

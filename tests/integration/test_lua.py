@@ -177,6 +177,57 @@ end
     assert r.header("X-Added") == "by-lua 200 /resp"
 
 
+
+STALE_CONF = """
+workers(1)
+listen { "127.0.0.1:$port", mode = "reverse", upstream = "app" }
+upstream "app" { "127.0.0.1:$backend_port" }
+
+local old_req, old_res
+local function try(f) local ok, err = pcall(f) return ok and "ok" or tostring(err) end
+
+function on_request(req)
+  req.ctx.me = req
+  if old_req then
+    req:set_header("X-Old-Path", try(function() return old_req.path end))
+    req:set_header("X-Old-Set", try(function() old_req:set_header("X-Evil", "1") end))
+    req:set_header("X-Old-Same", tostring(old_req == req))
+    req:set_header("X-Old-String", tostring(old_req))
+  end
+end
+
+function on_response(req, res)
+  res:set_header("X-Same-Req", tostring(req.ctx.me == req))
+  if old_res then
+    res:set_header("X-Old-Res", try(function() return old_res.status end))
+  end
+  old_req, old_res = req, res
+end
+"""
+
+
+def test_kept_req_and_res_error_cleanly_in_later_requests(env):
+    """req and res are handles whose slot the next request reuses: one a
+    script kept (in a global) raises instead of reaching the new request."""
+    b = env.backend()
+    lx = env.luxy(STALE_CONF, backend_port=b.port)
+    c = env.client(lx.port)
+    first = c.roundtrip("GET", "/first")
+    assert first.status == 200 and first.header("X-Same-Req") == "true"
+    for i in range(20):  # one worker: every request takes the slot the one before gave back
+        r = c.roundtrip("GET", "/next%d" % i)
+        assert r.status == 200, r
+        assert r.header("X-Same-Req") == "true"
+        assert "request already finished" in r.header("X-Old-Res") or "response already finished" in r.header("X-Old-Res")
+        sent = b.last()
+        assert "request already finished" in sent.header("X-Old-Path"), sent.header("X-Old-Path")
+        assert "request already finished" in sent.header("X-Old-Set")
+        assert sent.header("X-Old-Same") == "false"
+        assert sent.header("X-Old-String") == "luxy.request (finished)"
+        assert sent.header("X-Evil") is None
+        assert sent.target == "/next%d" % i
+
+
 def test_hook_error_500_logged_with_file_and_line(env):
     lx, app, other = start_hooks(env)
     c = env.client(lx.port)
