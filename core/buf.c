@@ -14,10 +14,13 @@ void bufpool_init(struct bufpool *p, unsigned max)
     p->free = NULL;
     p->n = p->cap = 0;
     p->max = max;
+    p->nbig = 0;
 }
 
 void bufpool_free(struct bufpool *p)
 {
+    for (unsigned i = 0; i < p->nbig; i++)
+        free(p->big[i]);
     for (unsigned i = 0; i < p->n; i++)
         free(p->free[i]);
     free(p->free);
@@ -33,6 +36,10 @@ static char *pool_get(struct bufpool *p)
 
 static void pool_put(struct bufpool *p, char *data, size_t cap)
 {
+    if (p && cap == BUF_BIG_SIZE && p->nbig < BUF_BIG_POOLED) {
+        p->big[p->nbig++] = data;
+        return;
+    }
     if (p == NULL || cap != BUF_SIZE || p->n >= p->max) {
         free(data);
         return;
@@ -42,6 +49,16 @@ static void pool_put(struct bufpool *p, char *data, size_t cap)
         p->free = xrealloc(p->free, p->cap * sizeof(*p->free));
     }
     p->free[p->n++] = data;
+}
+
+size_t buf_prepare_big(struct buf *b, struct bufpool *p)
+{
+    if (b->data == NULL) {
+        b->data = p && p->nbig > 0 ? p->big[--p->nbig] : xmalloc(BUF_BIG_SIZE);
+        b->cap = BUF_BIG_SIZE;
+        b->start = b->end = 0;
+    }
+    return buf_prepare(b, p);
 }
 
 size_t buf_prepare(struct buf *b, struct bufpool *p)
@@ -125,6 +142,14 @@ void outq_reset(struct outq *q)
         free_scratch(s->next);
         s->next = NULL;
         s->used = 0;
+    }
+}
+
+void outq_shrink(struct outq *q)
+{
+    if (q->bytes == 0 && q->scratch) {
+        free_scratch(q->scratch);
+        q->scratch = NULL;
     }
 }
 

@@ -2,7 +2,9 @@
  *
  * struct buf: bytes read from a socket, data[start..end) not yet consumed.
  * Its storage comes from a per-worker pool and goes back when the buffer is
- * empty, so idle keep-alive connections hold no buffer at all.
+ * empty, so idle keep-alive connections hold no buffer at all. A reader
+ * that filled a buffer may ask for a big one next (buf_prepare_big): a
+ * large response then takes a few reads instead of one per 16 KiB.
  *
  * struct outq: bytes waiting to be written to a socket, as a list of slices
  * that mostly point into other buffers (zero-copy relaying). Invariant: a
@@ -21,10 +23,14 @@
 #include "transport.h"
 
 #define BUF_SIZE 16384
+#define BUF_BIG_SIZE (128 * 1024)
+#define BUF_BIG_POOLED 8      /* big buffers a pool keeps */
 
 struct bufpool {
     char **free;
     unsigned n, cap, max; /* max: pooled buffers kept, the rest are freed */
+    char *big[BUF_BIG_POOLED];
+    unsigned nbig;
 };
 
 struct buf {
@@ -42,6 +48,9 @@ static inline char *buf_head(const struct buf *b) { return b->data + b->start; }
  * pool buffer if it has none, moves unconsumed bytes to the front when the
  * tail is full. Returns the free space at data + end. */
 size_t buf_prepare(struct buf *b, struct bufpool *p);
+/* The same, but storage taken now is a big buffer (BUF_BIG_SIZE): for a
+ * reader whose last read filled its buffer. */
+size_t buf_prepare_big(struct buf *b, struct bufpool *p);
 /* Grows b's storage to at least cap bytes (for long heads). */
 void buf_grow(struct buf *b, size_t cap);
 /* Marks n bytes consumed; returns the storage to the pool when empty. */
@@ -78,5 +87,8 @@ void outq_copy(struct outq *q, const void *p, size_t n);
 int outq_flush(struct outq *q, struct transport *t, bool more);
 /* Forgets everything pending. */
 void outq_reset(struct outq *q);
+/* An empty queue lets its scratch blocks go (a connection going idle:
+ * 4 KiB kept per idle connection after a chunked response otherwise). */
+void outq_shrink(struct outq *q);
 
 #endif

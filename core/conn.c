@@ -38,7 +38,7 @@ void conn_accept(struct worker *w, const struct listener_config *lc, int fd,
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ev_io_init(&c->rio, on_read, fd, EV_READ);
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);
-    ev_init(&c->timer, on_timer);
+    ltimer_init(&c->timer, on_timer);
     outq_init(&c->out);
     list_insert_tail(&w->conns, &c->link);
     w->nconns++;
@@ -99,7 +99,7 @@ void conn_close(struct conn *c, const char *why)
     struct ev_loop *loop = c->w->loop;
     ev_io_stop(loop, &c->rio);
     ev_io_stop(loop, &c->wio);
-    ev_timer_stop(loop, &c->timer);
+    ltimer_cancel(loop, &c->timer);
     transport_close(&c->tr);
     list_remove(&c->link);
     c->w->nconns--;
@@ -126,7 +126,7 @@ void conn_timer(struct conn *c, enum conn_timer kind)
     double s = 0;
     switch (kind) {
     case CT_NONE:
-        ev_timer_stop(c->w->loop, &c->timer);
+        ltimer_stop(&c->timer);
         return;
     case CT_IDLE:
         s = t->client_idle;
@@ -141,8 +141,7 @@ void conn_timer(struct conn *c, enum conn_timer kind)
         s = t->send;
         break;
     }
-    c->timer.repeat = s;
-    ev_timer_again(c->w->loop, &c->timer);
+    ltimer_arm(c->w->loop, &c->timer, s);
 }
 
 int conn_flush(struct conn *c, bool more)
@@ -207,6 +206,7 @@ void conn_exchange_done(struct conn *c, bool keep_alive)
         conn_process(c); /* a pipelined request is waiting */
     } else {
         buf_release(&c->in, &c->w->bufs);
+        outq_shrink(&c->out);
         conn_timer(c, CT_IDLE);
     }
 }
@@ -322,9 +322,10 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)loop;
     (void)revents;
-    struct conn *c = container_of(t, struct conn, timer);
+    struct conn *c = container_of(t, struct conn, timer.w);
+    if (!ltimer_expired(loop, &c->timer))
+        return; /* stopped, or moved later since it was started */
     conn_hold(c);
     switch (c->timer_kind) {
     case CT_HEADER:

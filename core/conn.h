@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "http.h"
 #include "list.h"
+#include "ltimer.h"
 
 struct worker;
 struct generation;
@@ -26,7 +27,7 @@ struct conn {
     const struct listener_config *lc; /* its listener in gen */
     struct transport tr;        /* the client socket */
     ev_io rio, wio;
-    ev_timer timer;
+    struct ltimer timer;        /* lazy: re-arming it rarely touches libev */
     enum conn_timer timer_kind;
     union sockaddr_u peer;
     char peer_ip[ADDR_STRLEN];

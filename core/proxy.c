@@ -882,7 +882,9 @@ static void read_from_backend(struct request *r)
             upconn_want_read(uc, false); /* the buffer is still referenced */
             return;
         }
-        size_t room = buf_prepare(&uc->in, &r->w->bufs);
+        /* the last read filled the buffer: a large response, read the
+         * rest in big pieces (fewer reads and writes) */
+        size_t room = r->backend_more ? buf_prepare_big(&uc->in, &r->w->bufs) : buf_prepare(&uc->in, &r->w->bufs);
         ssize_t n = transport_read(&uc->tr, uc->in.data + uc->in.end, room);
         if (n > 0) {
             uc->in.end += (size_t)n;

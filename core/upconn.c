@@ -104,7 +104,7 @@ static void setup(struct upconn *uc, struct worker *w, int fd, const union socka
     uc->addr = *addr;
     ev_io_init(&uc->rio, on_io, fd, EV_READ);
     ev_io_init(&uc->wio, on_io, fd, EV_WRITE);
-    ev_init(&uc->timer, on_timer);
+    ltimer_init(&uc->timer, on_timer);
     outq_init(&uc->out);
 }
 
@@ -165,7 +165,9 @@ struct upconn *upconn_pool_take(struct worker *w, const union sockaddr_u *addr, 
     struct upconn *uc = container_of(list_first(&b->idle), struct upconn, bucket_link);
     unlink_idle(uc);
     ev_io_stop(w->loop, &uc->rio);
-    ev_timer_stop(w->loop, &uc->timer);
+    /* the idle timeout stops lazily: libev's timer keeps running for
+     * whatever timeout the new owner sets next (upconn_timeout) */
+    ltimer_stop(&uc->timer);
     uc->on_event = cb;
     uc->owner = owner;
     uc->reused = true;
@@ -178,7 +180,7 @@ void upconn_release(struct upconn *uc, unsigned max_per_addr, double idle_timeou
     struct upconn_pool *p = w->pool;
     ev_io_stop(w->loop, &uc->wio);
     ev_io_stop(w->loop, &uc->rio);
-    ev_timer_stop(w->loop, &uc->timer);
+    ltimer_stop(&uc->timer);
     if (buf_len(&uc->in) > 0 || !outq_empty(&uc->out) || max_per_addr == 0 || w->stopping) {
         upconn_close(uc); /* leftover bytes: the stream is out of step */
         return;
@@ -214,8 +216,7 @@ void upconn_release(struct upconn *uc, unsigned max_per_addr, double idle_timeou
     list_insert_head(&b->idle, &uc->bucket_link);
     list_insert_tail(&p->lru, &uc->lru_link);
     ev_io_start(w->loop, &uc->rio); /* EOF or stray bytes: close it */
-    ev_timer_set(&uc->timer, idle_timeout, 0.);
-    ev_timer_start(w->loop, &uc->timer);
+    ltimer_arm(w->loop, &uc->timer, idle_timeout);
 }
 
 void upconn_close(struct upconn *uc)
@@ -225,7 +226,7 @@ void upconn_close(struct upconn *uc)
         unlink_idle(uc);
     ev_io_stop(w->loop, &uc->rio);
     ev_io_stop(w->loop, &uc->wio);
-    ev_timer_stop(w->loop, &uc->timer);
+    ltimer_cancel(w->loop, &uc->timer);
     transport_close(&uc->tr);
     buf_release(&uc->in, &w->bufs);
     outq_free(&uc->out);
@@ -258,13 +259,10 @@ void upconn_want_write(struct upconn *uc, bool on)
 
 void upconn_timeout(struct upconn *uc, double seconds)
 {
-    struct ev_loop *loop = uc->w->loop;
-    if (seconds <= 0) {
-        ev_timer_stop(loop, &uc->timer);
-        return;
-    }
-    uc->timer.repeat = seconds;
-    ev_timer_again(loop, &uc->timer);
+    if (seconds <= 0)
+        ltimer_stop(&uc->timer);
+    else
+        ltimer_arm(uc->w->loop, &uc->timer, seconds);
 }
 
 static void on_io(struct ev_loop *loop, ev_io *io, int revents)
@@ -289,9 +287,10 @@ static void on_io(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)loop;
     (void)revents;
-    struct upconn *uc = container_of(t, struct upconn, timer);
+    struct upconn *uc = container_of(t, struct upconn, timer.w);
+    if (!ltimer_expired(loop, &uc->timer))
+        return; /* stopped, or moved later since it was started */
     if (uc->bucket) {
         upconn_close(uc); /* idle too long */
         return;

@@ -9,6 +9,7 @@
 #include <ev.h>
 #include <stdbool.h>
 
+#include "ltimer.h"
 #include "addr.h"
 #include "buf.h"
 #include "transport.h"
@@ -25,7 +26,7 @@ struct upconn {
     struct worker *w;
     struct transport tr;
     ev_io rio, wio;
-    ev_timer timer;
+    struct ltimer timer;  /* lazy: the pool's idle timeout and the owner's */
     union sockaddr_u addr;
     struct buf in;
     struct outq out;

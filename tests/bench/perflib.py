@@ -185,6 +185,30 @@ backend be
     raise ValueError(kind)
 
 
+def read_response(s, buf):
+    """Reads one 200 response with a Content-Length from socket s (buf: bytes
+    already read); returns what came after it."""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(262144)
+        if not chunk:
+            raise SystemExit("the proxy closed a connection")
+        buf += chunk
+    end = buf.index(b"\r\n\r\n") + 4
+    head = buf[:end]
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise SystemExit("unexpected response: %r" % head[:200])
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+    if not m:
+        raise SystemExit("response without Content-Length: %r" % head[:300])
+    need = end + int(m.group(1))
+    while len(buf) < need:
+        chunk = s.recv(262144)
+        if not chunk:
+            raise SystemExit("the proxy closed a connection mid-body")
+        buf += chunk
+    return buf[need:]
+
+
 class FastClient:
     """Keep-alive GETs over raw sockets, responses framed by Content-Length
     (every response here has one). Checks each status is 200."""
@@ -197,26 +221,12 @@ class FastClient:
             self.socks.append([s, b""])
 
     def _read(self, slot):
-        s, buf = slot
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(262144)
-            if not chunk:
-                raise SystemExit("the proxy closed a connection")
-            buf += chunk
-        end = buf.index(b"\r\n\r\n") + 4
-        head = buf[:end]
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise SystemExit("unexpected response: %r" % head[:200])
-        m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
-        if not m:
-            raise SystemExit("response without Content-Length: %r" % head[:300])
-        need = end + int(m.group(1))
-        while len(buf) < need:
-            chunk = s.recv(262144)
-            if not chunk:
-                raise SystemExit("the proxy closed a connection mid-body")
-            buf += chunk
-        slot[1] = buf[need:]
+        slot[1] = read_response(slot[0], slot[1])
+
+    @staticmethod
+    def _read_one(sock):
+        if read_response(sock, b""):
+            raise SystemExit("bytes after the response")
 
     def run(self, path, n):
         """n requests (a multiple of the connection count), round by round."""

@@ -176,6 +176,45 @@ static void test_arena(void)
     arena_free(&a);
 }
 
+/* An idle connection keeps no scratch; a queue with bytes keeps its copies. */
+static void test_outq_shrink(void)
+{
+    struct outq q;
+    outq_init(&q);
+    outq_copy(&q, "5\r\n", 3);
+    outq_shrink(&q);
+    ok(q.scratch != NULL && q.bytes == 3, "pending copies are kept");
+    outq_reset(&q);
+    ok(q.scratch != NULL, "reset keeps a block");
+    outq_shrink(&q);
+    ok(q.scratch == NULL, "shrink lets it go when empty");
+    outq_copy(&q, "x", 1);
+    ok(q.scratch != NULL && q.bytes == 1, "copies work again after a shrink");
+    outq_free(&q);
+}
+
+/* Big buffers for readers that filled one: pooled apart from the small ones. */
+static void test_big_buffers(void)
+{
+    struct bufpool p;
+    bufpool_init(&p, 4);
+    struct buf b = { 0 };
+    is_int(buf_prepare_big(&b, &p), BUF_BIG_SIZE, "a big buffer is all room");
+    char *d = b.data;
+    buf_release(&b, &p);
+    ok(p.nbig == 1 && p.n == 0, "it goes to the big pool, not the small one");
+    buf_prepare_big(&b, &p);
+    ok(b.data == d && p.nbig == 0, "and is reused");
+    memcpy(b.data, "abc", 3);
+    b.end = 3;
+    is_int(buf_prepare_big(&b, &p), BUF_BIG_SIZE - 3, "storage in use is kept");
+    buf_release(&b, &p);
+    is_int(buf_prepare(&b, &p), BUF_SIZE, "a plain prepare still takes a small one");
+    buf_release(&b, &p);
+    bufpool_free(&p);
+    ok(p.nbig == 0 && p.n == 0, "pool freed");
+}
+
 int main(void)
 {
     test_pool();
@@ -183,6 +222,8 @@ int main(void)
     test_outq_merge_and_flush();
     test_outq_partial_writes();
     test_outq_reset_keeps_one_block();
+    test_outq_shrink();
+    test_big_buffers();
     test_arena();
     return tap_done("buf");
 }
