@@ -5,6 +5,10 @@
 #                  tests on the normal build, again on the ASan+UBSan build, then each
 #                  fuzz target for FUZZ_CI_TIME seconds
 #   make bench     side-by-side benchmark against nginx and haproxy (not a test)
+#   make bench-check     callgrind instructions per request (pass-through 1 KiB and
+#                  100 KiB, three hooks, a cache hit) against tests/bench/baseline.json:
+#                  fails on a rise beyond its tolerance (2%); about a minute
+#   make bench-baseline  rewrites tests/bench/baseline.json from this build
 #   make asan      AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan
 #   make ubsan     UndefinedBehaviorSanitizer build in build/ubsan
 #   make fuzz      every libFuzzer target for FUZZ_TIME seconds
@@ -37,6 +41,7 @@ PKGS_BUILD := gcc make pkg-config liblua5.4-dev libev-dev libhttp-parser-dev lib
 PKGS_TEST := python3 python3-pytest curl groff-base chromium
 PKGS_BENCH := wrk nginx-light libnginx-mod-http-lua haproxy varnish curl procps
 PKGS_FUZZ := clang libclang-rt-14-dev
+PKGS_BENCH_CHECK := valgrind nginx-light
 
 FUZZ_TARGETS := request response chunked headers config pattern cachectl authfile identity purge access_log trace_filter sim_trace
 FUZZ_TIME ?= 60
@@ -74,7 +79,7 @@ SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 INSTALL_SCRIPTS := $(wildcard scripts/*.lua scripts/*/*.lua)
 INSTALL_DOCS := $(wildcard docs/*.md)
 
-.PHONY: all run test test-asan unit integration bench asan ubsan fuzz fuzz-build valgrind soak clean \
+.PHONY: all run test test-asan unit integration bench bench-check bench-baseline deps-bench-check asan ubsan fuzz fuzz-build valgrind soak clean \
         deps deps-test deps-bench deps-fuzz install uninstall
 
 all: $(BUILD)/luxy
@@ -131,6 +136,9 @@ deps-bench: deps
 
 deps-fuzz: deps
 	$(call install_missing,$(PKGS_FUZZ))
+
+deps-bench-check: deps
+	$(call install_missing,$(PKGS_BENCH_CHECK))
 
 # ---- the two commands a newcomer needs ----
 
@@ -196,6 +204,14 @@ fuzz: fuzz-build
 bench: deps-bench
 	$(MAKE) --no-print-directory all
 	tests/bench/bench.sh
+
+bench-check: deps-bench-check
+	$(MAKE) --no-print-directory all
+	$(PYTHON) tests/bench/bench_check.py check
+
+bench-baseline: deps-bench-check
+	$(MAKE) --no-print-directory all
+	$(PYTHON) tests/bench/bench_check.py baseline
 
 # ---- install ----
 
