@@ -179,14 +179,16 @@ void upconn_release(struct upconn *uc, unsigned max_per_addr, double idle_timeou
     struct worker *w = uc->w;
     struct upconn_pool *p = w->pool;
     ev_io_stop(w->loop, &uc->wio);
-    ev_io_stop(w->loop, &uc->rio);
+    /* rio stays as it is: pooled, it watches for EOF (started below), and
+     * upconn_close stops it */
     ltimer_stop(&uc->timer);
     if (buf_len(&uc->in) > 0 || !outq_empty(&uc->out) || max_per_addr == 0 || w->stopping) {
         upconn_close(uc); /* leftover bytes: the stream is out of step */
         return;
     }
     buf_release(&uc->in, &w->bufs);
-    struct pool_bucket *b = *bucket_slot(p, &uc->addr);
+    struct pool_bucket **slot = bucket_slot(p, &uc->addr);
+    struct pool_bucket *b = *slot;
     if (b && b->n >= max_per_addr) {
         upconn_close(uc);
         return;
@@ -197,9 +199,10 @@ void upconn_release(struct upconn *uc, unsigned max_per_addr, double idle_timeou
     }
     /* Evict before taking the bucket: the coldest connection may be the
      * last one of this very bucket, and unlinking it frees the bucket. */
-    if (p->idle >= p->max_idle)
+    if (p->idle >= p->max_idle) {
         upconn_close(container_of(list_first(&p->lru), struct upconn, lru_link));
-    struct pool_bucket **slot = bucket_slot(p, &uc->addr);
+        slot = bucket_slot(p, &uc->addr); /* the chain may have changed */
+    }
     if ((b = *slot) == NULL) {
         b = xcalloc(1, sizeof(*b));
         b->addr = uc->addr;
