@@ -647,8 +647,9 @@ def test_the_token(env):
     assert admin(ap, "GET", "/api/reload", ok).status == 405
     assert admin(ap, "POST", "/api/purge", dict(ok, **{"Content-Type": "application/json"}),
                  b'{"tag": "x"}').status == 409
-    log = lx.error_log()
-    assert "no token" in log and "a wrong token" in log
+    # the error log is written by its own thread: wait for the lines
+    log = wait_for(lambda: (lambda t: t if "no token" in t and "a wrong token" in t else None)(lx.error_log()),
+                   what="the refusals in the error log")
     assert TOKEN not in log, "the token is never logged"
 
 
