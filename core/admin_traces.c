@@ -1,7 +1,7 @@
 /* admin_traces.c - GET /api/traces: finished requests' decision traces
  * (trace_ring.h). ?since=N gives those numbered above N that match
  * ?filter= (URL-encoded, e.g. host%3Dexample.com%20status%3D5xx), at most
- * ?max= (100); every such poll keeps live tracing on for a few seconds, so
+ * ?max= (100, at most 200); every such poll keeps live tracing on for a few seconds, so
  * `luxy trace` polling it sees every request while it runs. ?id=N gives
  * one trace (the number a traced response's Luxy-Trace field carried). */
 #include <stdlib.h>
@@ -111,7 +111,7 @@ void admin_traces(struct request *r)
     if (format.ptr && slice_eq(format, "lines", 5)) {
         /* one trace per line, then "next N": for `luxy trace`, which needs no JSON parser */
         jw_array(&w);
-        trace_ring_read(&w, &since, f, max > 1000 ? 1000 : (unsigned)max, true);
+        trace_ring_read(&w, &since, f, max > 200 ? 200 : (unsigned)max, true);
         jw_end_array(&w);
         trace_filter_free(f);
         struct sbuf lines;
@@ -125,7 +125,7 @@ void admin_traces(struct request *r)
     jw_object(&w);
     jw_key(&w, "traces");
     jw_array(&w);
-    trace_ring_read(&w, &since, f, max > 1000 ? 1000 : (unsigned)max, true);
+    trace_ring_read(&w, &since, f, max > 200 ? 200 : (unsigned)max, true);
     jw_end_array(&w);
     jw_key(&w, "next");
     jw_uint(&w, since);

@@ -18,10 +18,11 @@ struct trace *trace_new(struct arena *a)
 
 static void add_text(struct trace *t, const char *stage, const char *text, size_t n)
 {
-    if (t->n >= TRACE_MAX_EVENTS) {
+    if (t->n >= TRACE_MAX_EVENTS || t->bytes + n > TRACE_MAX_BYTES) {
         t->full = true;
         return;
     }
+    t->bytes += n;
     struct trace_event *e = arena_alloc(t->arena, sizeof(*e));
     e->next = NULL;
     e->at = luxy_monotonic() - t->started;
@@ -64,7 +65,17 @@ static unsigned rank(const struct headers *h, unsigned i)
 }
 
 #define FIELD_FMT "%.*s: %.*s"
-#define FIELD_ARGS(f) (int)min((f).name.len, (size_t)128), (f).name.ptr, (int)min((f).value.len, (size_t)400), (f).value.ptr
+#define FIELD_ARGS(f) (int)min((f).name.len, (size_t)128), (f).name.ptr, (int)min(shown(f).len, (size_t)400), shown(f).ptr
+
+/* A field's value as a trace shows it: credentials by their length only. */
+static struct slice shown(struct header f)
+{
+    static _Thread_local char masked[48];
+    if (!slice_caseeq_lit(f.name, "Authorization") && !slice_caseeq_lit(f.name, "Proxy-Authorization"))
+        return f.value;
+    int n = snprintf(masked, sizeof(masked), "(%zu bytes, not shown)", f.value.len);
+    return slice_make(masked, (size_t)n);
+}
 
 void trace_fields(struct trace *t, const char *stage, const struct headers *before, const struct headers *after)
 {
@@ -74,10 +85,14 @@ void trace_fields(struct trace *t, const char *stage, const struct headers *befo
         int j = nth(after, f->name, rank(before, i));
         if (j < 0)
             trace_add(t, stage, "- " FIELD_FMT, FIELD_ARGS(*f));
-        else if (!slice_eq(after->v[j].value, f->value.ptr, f->value.len))
-            trace_add(t, stage, "~ %.*s: %.*s -> %.*s", (int)min(f->name.len, (size_t)128), f->name.ptr,
-                      (int)min(f->value.len, (size_t)300), f->value.ptr, (int)min(after->v[j].value.len, (size_t)300),
-                      after->v[j].value.ptr);
+        else if (!slice_eq(after->v[j].value, f->value.ptr, f->value.len)) {
+            struct slice old = shown(*f);
+            char was[420];
+            snprintf(was, sizeof(was), "%.*s", (int)min(old.len, (size_t)300), old.ptr); /* shown() reuses its buffer */
+            struct slice now = shown(after->v[j]);
+            trace_add(t, stage, "~ %.*s: %s -> %.*s", (int)min(f->name.len, (size_t)128), f->name.ptr, was,
+                      (int)min(now.len, (size_t)300), now.ptr);
+        }
     }
     for (unsigned i = 0; i < after->n; i++)
         if (nth(before, after->v[i].name, rank(after, i)) < 0)
@@ -102,7 +117,7 @@ void trace_json(const struct trace *t, struct jw *w)
         jw_key(w, "stage");
         jw_cstr(w, "trace");
         jw_key(w, "what");
-        jw_cstr(w, "more events were dropped (256 at most)");
+        jw_cstr(w, "more events were dropped (256 and 32 KiB at most)");
         jw_end_object(w);
     }
     jw_end_array(w);
@@ -113,7 +128,7 @@ void trace_text(const struct trace *t, struct sbuf *out)
     for (const struct trace_event *e = t->first; e; e = e->next)
         sbuf_printf(out, "  %8.3f ms  %-8s %s\n", e->at * 1000, e->stage, e->text);
     if (t->full)
-        sbuf_str(out, "  (more events were dropped: 256 at most)\n");
+        sbuf_str(out, "  (more events were dropped: 256 and 32 KiB at most)\n");
 }
 
 void trace_step(struct trace *t, const char *stage, struct headers *before, const struct headers *now)

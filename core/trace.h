@@ -31,17 +31,22 @@ struct trace {
     double started;            /* luxy_monotonic() */
     struct trace_event *first, *last;
     unsigned n;
-    bool full;                 /* TRACE_MAX_EVENTS reached: the rest was dropped */
+    size_t bytes;              /* of text so far */
+    bool full;                 /* a limit was reached: the rest was dropped */
 };
 
+/* A trace is bounded (what the ring keeps is too): events and text. */
 #define TRACE_MAX_EVENTS 256
+#define TRACE_MAX_BYTES (32 * 1024)
 
 /* A new trace in a (the request's arena). */
 struct trace *trace_new(struct arena *a);
 /* Adds an event (printf-style text). */
 void trace_add(struct trace *t, const char *stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* One event per field that before and after differ in: "+ Name: value",
- * "- Name: value", "~ Name: old -> new" (what stage changed). */
+ * "- Name: value", "~ Name: old -> new" (what stage changed). Credentials
+ * (Authorization, Proxy-Authorization) show their length, never their
+ * value. */
 void trace_fields(struct trace *t, const char *stage, const struct headers *before, const struct headers *after);
 /* The same for a stage of a running change: what changed since *before,
  * which then becomes a copy of now (for the next stage). */

@@ -51,6 +51,23 @@ static void test_diff(void)
     for (int i = 0; i < TRACE_MAX_EVENTS + 10; i++)
         trace_add(same, "x", "%d", i);
     ok(same->n == TRACE_MAX_EVENTS && same->full, "bounded");
+    struct trace *big = trace_new(&a);
+    char line[1000];
+    memset(line, 'x', sizeof(line) - 1);
+    line[sizeof(line) - 1] = '\0';
+    for (int i = 0; i < 100; i++)
+        trace_add(big, "x", "%s", line);
+    ok(big->full && big->bytes <= TRACE_MAX_BYTES && big->n < 40, "bounded in bytes too");
+    struct headers c1, c2;
+    headers_init(&c1);
+    headers_init(&c2);
+    add(&c1, &a, "Authorization", "Basic c2VjcmV0");
+    add(&c2, &a, "Authorization", "Bearer other");
+    add(&c2, &a, "Proxy-Authorization", "Basic eA==");
+    struct trace *cred = trace_new(&a);
+    trace_fields(cred, "x", &c1, &c2);
+    is_str(events(cred), "~ Authorization: (14 bytes, not shown) -> (12 bytes, not shown)|+ Proxy-Authorization: (10 bytes, not shown)|",
+           "credentials are never shown");
     arena_free(&a);
 }
 
