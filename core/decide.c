@@ -33,7 +33,7 @@ static struct decision_out fail(const struct proxy_error *err)
 
 /* ---- the policy ---- */
 
-/* Traced: what on_request decided (before: the route as it was). */
+/* Equal slices, either possibly empty (and NULL). */
 static bool same(struct slice a, struct slice b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
@@ -43,6 +43,7 @@ struct route_seen {
     struct slice upstream_name, path, query;
 };
 
+/* Traced: what on_request decided (before: the route as it was). */
 static void trace_policy(struct request *r, struct headers *seen, const struct route_seen *before)
 {
     trace_step(r->trace, "on_request", seen, &r->head.headers);
