@@ -40,6 +40,7 @@ struct lab {
     struct worker w;
     bool worker_built;
     struct authcheck *auth;    /* the password checker, when a listener has a users file */
+    struct worker *workers[1]; /* the cache keeps this array (cache_set_workers) */
 };
 
 static void seed_lua(struct vm *vm, uint64_t seed)
@@ -87,8 +88,8 @@ struct lab *lab_open(const struct lab_options *o, char *err, size_t errlen)
         return NULL;
     }
     if (lab->cache) {
-        struct worker *ws[1] = { &lab->w };
-        cache_set_workers(lab->cache, ws, 1);
+        lab->workers[0] = &lab->w;
+        cache_set_workers(lab->cache, lab->workers, 1);
     }
     for (unsigned l = 0; l < cfg->nlisteners && lab->auth == NULL; l++) {
         if (cfg->listeners[l].auth.users) {
