@@ -283,10 +283,13 @@ struct decision_out decide_head(struct request *r, char *head, size_t len)
         r->head.major = 0; /* log what was received, not what was half parsed */
         return refuse(DECIDE_REJECT, (unsigned)status, why);
     }
+    /* traced when asked: someone follows the live traces, or the request
+     * carries the field; never the admin listener's own (the polls would
+     * fill the stream they read) */
     uint64_t follow = atomic_load_explicit(&trace_follow_until_ms, memory_order_relaxed);
     if (unlikely((follow && server_loop_ms(clock_now(r->w->loop)) < follow) ||
                  (r->gen->cfg->nadmin && trace_field_accepted(r))) &&
-        r->trace == NULL) /* asked for: someone follows the live traces, or the request carries the field */
+        r->trace == NULL && lc->mode != MODE_ADMIN)
         r->trace = trace_new(&r->arena);
     if (unlikely(r->trace))
         trace_add(r->trace, "head", "%s %.*s HTTP/1.%u from %s on %s (%s)", http_method_str(r->head.method),

@@ -112,6 +112,10 @@ def test_luxy_trace_follows_the_live_stream_with_a_filter(env, tmp_path):
     seen = [json.loads(line) for line in lines]
     assert all(t["path"].startswith("/match/") and t["status"] == 200 for t in seen), seen
     assert len({t["trace"] for t in seen}) == 2, "no trace twice"
+    # the polls themselves are never traced: without a filter only traffic shows
+    r = admin_get(lx.subs["aport"], "/api/traces?since=0&max=200")
+    listeners = {t["listener"] for t in json.loads(r.body)["traces"]}
+    assert listeners and "127.0.0.1:%d" % lx.subs["aport"] not in listeners, listeners
 
 
 def test_bad_filters_are_refused(env):
