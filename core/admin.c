@@ -117,6 +117,34 @@ struct slice admin_query_param(struct slice q, const char *name)
     return SLICE_NULL;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+const char *admin_query_decoded(const struct request *r, const char *name, char *buf, size_t cap)
+{
+    struct slice v = admin_query_param(r->target.query, name);
+    if (v.ptr == NULL)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < v.len && n + 1 < cap; i++) {
+        char c = v.ptr[i];
+        int hi, lo;
+        if (c == '%' && i + 2 < v.len && (hi = hexval(v.ptr[i + 1])) >= 0 && (lo = hexval(v.ptr[i + 2])) >= 0) {
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (c == '\0')
+            return NULL;
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* The credential r carries: Authorization: Bearer TOKEN, else ?token=TOKEN
  * (the status page's way: a browser cannot add a header to a link). false:
  * none at all. */

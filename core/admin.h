@@ -21,6 +21,9 @@ void admin_respond_json(struct request *r, unsigned status, struct sbuf *b);
 void admin_respond_text(struct request *r, struct sbuf *b);
 void admin_fail(struct request *r, unsigned status, const char *msg);
 struct slice admin_query_param(struct slice q, const char *name);
+/* r's first ?name= with %XX and '+' decoded into buf (NUL-terminated;
+ * what does not fit is cut), or NULL when absent or holding a NUL. */
+const char *admin_query_decoded(const struct request *r, const char *name, char *buf, size_t cap);
 
 /* POST /api/server?upstream=U&server=ADDR&action=drain|undrain|weight|add|remove[&weight=N]
  * (admin_servers.c). */

@@ -17,35 +17,6 @@
 #include "server_state.h"
 #include "worker.h"
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* q's ?name= percent-decoded into buf (NUL-terminated), or NULL. */
-static const char *param(const struct request *r, const char *name, char *buf, size_t cap)
-{
-    struct slice v = admin_query_param(r->target.query, name);
-    if (v.ptr == NULL)
-        return NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < v.len && n + 1 < cap; i++) {
-        char c = v.ptr[i];
-        int hi, lo;
-        if (c == '%' && i + 2 < v.len && (hi = hexval(v.ptr[i + 1])) >= 0 && (lo = hexval(v.ptr[i + 2])) >= 0) {
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (c == '\0')
-            return NULL;
-        buf[n++] = c;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 static const struct upstream_config *find_upstream(const struct config *c, const char *name)
 {
     for (unsigned i = 0; i < c->nupstreams; i++)
@@ -88,10 +59,10 @@ static void answer(struct request *r, unsigned status, const char *up, const cha
 void admin_server(struct request *r)
 {
     char up[128], srv[300], act[16], wt[16];
-    const char *upstream = param(r, "upstream", up, sizeof(up));
-    const char *server = param(r, "server", srv, sizeof(srv));
-    const char *action = param(r, "action", act, sizeof(act));
-    const char *weight = param(r, "weight", wt, sizeof(wt));
+    const char *upstream = admin_query_decoded(r, "upstream", up, sizeof(up));
+    const char *server = admin_query_decoded(r, "server", srv, sizeof(srv));
+    const char *action = admin_query_decoded(r, "action", act, sizeof(act));
+    const char *weight = admin_query_decoded(r, "weight", wt, sizeof(wt));
     if (!upstream || !server || !action) {
         admin_fail(r, 400, "give ?upstream=NAME&server=HOST:PORT&action=drain|undrain|weight|add|remove");
         return;

@@ -12,27 +12,6 @@
 #include "request.h"
 #include "trace_ring.h"
 
-static int hex(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* %XX and + decoded into r's arena. */
-static struct slice url_decoded(struct request *r, struct slice v)
-{
-    char *out = arena_alloc(&r->arena, v.len + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.ptr[i] == '%' && i + 2 < v.len + 0 && hex(v.ptr[i + 1]) >= 0 && hex(v.ptr[i + 2]) >= 0) {
-            out[n++] = (char)(hex(v.ptr[i + 1]) * 16 + hex(v.ptr[i + 2]));
-            i += 2;
-        } else {
-            out[n++] = v.ptr[i] == '+' ? ' ' : v.ptr[i];
-        }
-    }
-    return slice_make(out, n);
-}
-
 static uint64_t number(struct slice v, uint64_t dflt)
 {
     if (v.ptr == NULL || v.len == 0 || v.len > 19)
@@ -95,11 +74,10 @@ void admin_traces(struct request *r)
         return;
     }
     struct trace_filter *f = NULL;
-    struct slice ftext = admin_query_param(q, "filter");
-    if (ftext.ptr && ftext.len) {
-        struct slice d = url_decoded(r, ftext);
+    char ftext[2048];
+    if (admin_query_decoded(r, "filter", ftext, sizeof(ftext)) && ftext[0]) {
         const char *err = NULL;
-        if ((f = trace_filter_parse(d.ptr, d.len, &err)) == NULL) {
+        if ((f = trace_filter_parse(ftext, strlen(ftext), &err)) == NULL) {
             sbuf_free(&b);
             admin_fail(r, 400, err);
             return;

@@ -85,7 +85,7 @@ static void tell_trigger(struct cache_fill *fl, struct cache_entry *e, const cha
     r->cfail = err;
 }
 
-static struct cache_rules store_rules(const struct cache_config *cc, bool reverse, bool allow_set_cookie)
+struct cache_rules cache_store_rules(const struct cache_config *cc, bool reverse, bool allow_set_cookie)
 {
     struct cache_rules rules = { cc->heuristic_fraction, cc->heuristic_max, allow_set_cookie, SLICE_NULL, SLICE_NULL };
     if (reverse) {
@@ -124,7 +124,7 @@ void cache_store_choose(struct cache_store_choice *ch, const struct cache_config
             d.store = 0; /* no request left to ask the script about */
         }
     }
-    struct cache_rules rules = store_rules(cc, reverse, d.store == 1);
+    struct cache_rules rules = cache_store_rules(cc, reverse, d.store == 1);
     struct cache_meta m;
     cache_decide(&m, &rules, HTTP_GET, req, resp->status, fields, now);
     bool store = d.store == 1 ? m.verdict != STORE_VARY_STAR && m.verdict != STORE_STATUS &&
@@ -172,7 +172,7 @@ static void refreshed(struct cache_fill *fl, const struct headers *fields, time_
 {
     struct cache_entry *old = fl->old;
     struct headers merged = merge_304(old, fields, &fl->arena);
-    struct cache_rules rules = store_rules(&fl->c->cfg, fl->reverse, true);
+    struct cache_rules rules = cache_store_rules(&fl->c->cfg, fl->reverse, true);
     struct cache_meta m;
     cache_decide(&m, &rules, HTTP_GET, &fl->req, old->status, &merged, now);
     struct cache_head h = {

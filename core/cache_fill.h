@@ -32,6 +32,10 @@ void cache_fill_forget_trigger(struct cache_fill *fl);
  * reverse listener's clients get. */
 void cache_drop_targeted(const struct cache_config *cc, struct headers *h);
 
+/* The rules a store decision follows: the configuration's heuristics, and
+ * for a reverse listener the targeted fields (RFC 9213). */
+struct cache_rules cache_store_rules(const struct cache_config *cc, bool reverse, bool allow_set_cookie);
+
 /* Whether a response is stored: the RFC's rules (cache_decide), then the
  * script's cache_store run on trigger (its r->resp is set to resp and
  * fields), then max_object. */

@@ -22,7 +22,7 @@ bool lab_cache_put(struct request *r, const struct http_head *resp, struct slice
     double now = clock_virtual - age;
     struct headers fields = headers_copy(&resp->headers, &r->arena);
     struct cache_meta m;
-    struct cache_rules rules = { c->cfg.heuristic_fraction, c->cfg.heuristic_max, false, SLICE_NULL, SLICE_NULL };
+    struct cache_rules rules = cache_store_rules(&c->cfg, r->lc->mode == MODE_REVERSE, false);
     cache_decide(&m, &rules, HTTP_GET, req, resp->status, &fields, (time_t)now);
     char vary[1024];
     int vn = cache_vary_names(&fields, vary, sizeof(vary));
